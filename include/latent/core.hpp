@@ -1,0 +1,8 @@
+#pragma once
+/// @file
+/// latent's core module: version, scalar and matrix types, errors, random numbers.
+
+#include "latent/core/error.hpp"
+#include "latent/core/rng.hpp"
+#include "latent/core/scalar.hpp"
+#include "latent/core/version.hpp"

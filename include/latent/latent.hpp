@@ -1,0 +1,5 @@
+#pragma once
+/// @file
+/// Everything in latent except the opt-in `io/` headers (checkpoints, images, plots).
+
+#include "latent/core.hpp"
