@@ -18,3 +18,18 @@ function(latent_fast_target target)
     target_compile_options(${target} PRIVATE -O3 -march=native)
   endif()
 endfunction()
+
+# zlib (gzip'd IDX files) and libpng (PNG images) are optional for users: a translation unit
+# opts in with LATENT_WITH_ZLIB / LATENT_WITH_PNG and links the library. Ours do when found.
+find_package(ZLIB)
+find_package(PNG)
+function(latent_optional_codecs target)
+  if(ZLIB_FOUND)
+    target_link_libraries(${target} PRIVATE ZLIB::ZLIB)
+    target_compile_definitions(${target} PRIVATE LATENT_WITH_ZLIB=1)
+  endif()
+  if(PNG_FOUND)
+    target_link_libraries(${target} PRIVATE PNG::PNG)
+    target_compile_definitions(${target} PRIVATE LATENT_WITH_PNG=1)
+  endif()
+endfunction()
