@@ -1,0 +1,152 @@
+#pragma once
+/// @file
+/// `Batcher`: mini-batches of a dataset in a fresh random order each epoch, converted to the
+/// training scalar type, copied into buffers that are allocated once.
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "latent/core/error.hpp"
+#include "latent/core/rng.hpp"
+#include "latent/core/scalar.hpp"
+#include "latent/data/dataset.hpp"
+#include "latent/data/shuffle.hpp"
+
+namespace latent::inline v0 {
+
+/// What to do with the last batch of an epoch when `batch_size` does not divide N.
+enum class LastBatch {
+  keep,  ///< yield it, with fewer columns
+  drop,  ///< skip it (every batch has exactly `batch_size` columns)
+};
+
+/// How a `Batcher` cuts an epoch.
+struct BatcherOptions {
+  Index batch_size = 128;           ///< examples per batch
+  LastBatch last = LastBatch::keep;  ///< policy for the last, partial batch
+};
+
+/// Yields the examples of a `Dataset<T>` as `features x B` matrices of `S`, each example once
+/// per epoch. uint8 pixels are scaled to [0, 1] (x / 255) while copying; other types are cast.
+/// The dataset is referenced, not copied: it must outlive the batcher. Two buffers (a full batch
+/// and, when N % B != 0 under `keep`, the tail batch) are allocated in the constructor, so no
+/// batch allocates.
+///
+///     Batcher<float> batches(train, {.batch_size = 128});
+///     batches.start_epoch(rng);                  // Fisher-Yates shuffle
+///     while (batches.next()) use(batches.features(), batches.labels());
+template <Scalar S>
+class Batcher {
+ public:
+  /// Batches of `data`. Throws `ShapeError` if `batch_size` < 1 or `data` has a label count
+  /// different from its example count.
+  template <DatasetElement T>
+  Batcher(const Dataset<T>& data, BatcherOptions opts)
+      : source_(&data), gather_(&gather<T>), n_(data.size()), opts_(opts), order_(std::size_t(n_)) {
+    if (opts.batch_size < 1)
+      throw ShapeError("Batcher", "batch_size must be at least 1, got " + std::to_string(opts.batch_size));
+    data.check("Batcher");
+    const Index full = std::min(opts.batch_size, n_);
+    const Index tail = opts.last == LastBatch::keep ? n_ % opts.batch_size : 0;
+    full_.resize(data.dim(), full, data.has_labels());
+    if (tail != 0 && tail != full) tail_.resize(data.dim(), tail, data.has_labels());
+    std::iota(order_.begin(), order_.end(), Index{0});
+  }
+  /// A batcher would dangle on a temporary dataset.
+  template <DatasetElement T>
+  Batcher(const Dataset<T>&&, BatcherOptions) = delete;
+
+  /// Starts an epoch in a new random order (`random_permutation`, so the order depends only
+  /// on the state of `rng`).
+  void start_epoch(Rng& rng) {
+    random_permutation(order_, rng);
+    rewind();
+  }
+
+  /// Starts an epoch in the dataset's own order (for evaluation).
+  void start_epoch_in_order() {
+    std::iota(order_.begin(), order_.end(), Index{0});
+    rewind();
+  }
+
+  /// Fills the next batch; returns false (and leaves the buffers alone) when the epoch is over.
+  bool next() {
+    const Index left = n_ - pos_;
+    const Index b = std::min(opts_.batch_size, left);
+    if (b == 0 || (b < opts_.batch_size && opts_.last == LastBatch::drop)) return false;
+    on_tail_ = b != full_.x.cols();
+    indices_ = std::span<const Index>(order_).subspan(std::size_t(pos_), std::size_t(b));
+    gather_(source_, indices_, current());
+    pos_ += b;
+    ++batch_;
+    return true;
+  }
+
+  /// The current batch, `features x B`. Yours to modify in place (e.g. `binarize`) until `next()`.
+  [[nodiscard]] Matrix<S>& features() noexcept { return current().x; }
+  /// The current batch, `features x B`.
+  [[nodiscard]] const Matrix<S>& features() const noexcept { return current().x; }
+  /// The labels of the current batch (empty when the dataset has none).
+  [[nodiscard]] const std::vector<int>& labels() const noexcept { return current().y; }
+  /// Which dataset columns the current batch holds, in batch order.
+  [[nodiscard]] std::span<const Index> indices() const noexcept { return indices_; }
+  /// 1-based number of the current batch within the epoch (0 before the first `next()`).
+  [[nodiscard]] Index batch_index() const noexcept { return batch_; }
+  /// Batches per epoch under the last-batch policy.
+  [[nodiscard]] Index batches_per_epoch() const noexcept {
+    return opts_.last == LastBatch::keep ? (n_ + opts_.batch_size - 1) / opts_.batch_size
+                                         : n_ / opts_.batch_size;
+  }
+  /// Examples in the dataset.
+  [[nodiscard]] Index size() const noexcept { return n_; }
+
+ private:
+  struct Buffer {
+    Matrix<S> x;
+    std::vector<int> y;
+    void resize(Index dim, Index cols, bool labelled) {
+      x.resize(dim, cols);
+      y.resize(labelled ? std::size_t(cols) : 0);
+    }
+  };
+
+  // Copies the chosen columns of a Dataset<T>; `source` is that dataset (type erased so that
+  // `Batcher<float>` serves uint8, float and double data alike).
+  template <DatasetElement T>
+  static void gather(const void* source, std::span<const Index> idx, Buffer& out) {
+    const auto& d = *static_cast<const Dataset<T>*>(source);
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+      if constexpr (std::is_same_v<T, std::uint8_t>)
+        out.x.col(Index(j)) = d.features.col(idx[j]).template cast<S>() / S(255);
+      else
+        out.x.col(Index(j)) = d.features.col(idx[j]).template cast<S>();
+      if (!out.y.empty()) out.y[j] = d.labels[std::size_t(idx[j])];
+    }
+  }
+
+  Buffer& current() noexcept { return on_tail_ ? tail_ : full_; }
+  const Buffer& current() const noexcept { return on_tail_ ? tail_ : full_; }
+
+  void rewind() noexcept {
+    pos_ = 0;
+    batch_ = 0;
+  }
+
+  const void* source_;
+  void (*gather_)(const void*, std::span<const Index>, Buffer&);
+  Index n_;
+  BatcherOptions opts_;
+  std::vector<Index> order_;
+  Buffer full_, tail_;
+  bool on_tail_ = false;
+  std::span<const Index> indices_;
+  Index pos_ = 0;
+  Index batch_ = 0;
+};
+
+}  // namespace latent::inline v0

@@ -1,0 +1,82 @@
+#pragma once
+/// @file
+/// Scaling features: uint8 pixels to [0, 1], and per-feature affine maps fitted on the training
+/// set and applied unchanged to validation and test data (fitting on test data would leak it).
+
+#include <string>
+
+#include "latent/core/error.hpp"
+#include "latent/core/scalar.hpp"
+#include "latent/data/dataset.hpp"
+
+namespace latent::inline v0 {
+
+/// The dataset with pixels 0..255 mapped to x / 255 in [0, 1]; labels are copied.
+template <Scalar S>
+[[nodiscard]] Dataset<S> to_unit(const Uint8Dataset& data) {
+  return {data.features.template cast<S>() / S(255), data.labels};
+}
+
+/// A per-feature affine map x' = (x - shift) * scale, fitted on training data.
+template <Scalar S>
+class Normalizer {
+ public:
+  /// Standardization: shift = mean, scale = 1 / standard deviation (population, divide by N)
+  /// of each feature (row) of `x`, so the fitted data have mean 0 and variance 1. A constant
+  /// feature gets scale 1 (it becomes 0) instead of a division by zero.
+  /// Throws `ShapeError` if `x` has no columns.
+  [[nodiscard]] static Normalizer standardize(const Matrix<S>& x) {
+    require_columns(x, "Normalizer::standardize");
+    const Vector<S> mean = x.rowwise().mean();
+    const Vector<S> sd = ((x.colwise() - mean).array().square().rowwise().mean()).sqrt().matrix();
+    return {mean, inverse_or_one(sd)};
+  }
+
+  /// Min-max scaling: shift = min, scale = 1 / (max - min) of each feature, so the fitted data
+  /// lie in [0, 1]. A constant feature gets scale 1. Throws `ShapeError` if `x` has no columns.
+  [[nodiscard]] static Normalizer min_max(const Matrix<S>& x) {
+    require_columns(x, "Normalizer::min_max");
+    const Vector<S> lo = x.rowwise().minCoeff();
+    return {lo, inverse_or_one(x.rowwise().maxCoeff() - lo)};
+  }
+
+  /// Applies x' = (x - shift) * scale to every column of `x`, in place.
+  /// Throws `ShapeError` if `x` has another number of features than the fitted data.
+  void apply(Matrix<S>& x) const {
+    check(x, "Normalizer::apply");
+    x.colwise() -= shift_;
+    x.array().colwise() *= scale_.array();
+  }
+
+  /// Undoes `apply`: x = x' / scale + shift, in place (e.g. to show reconstructions).
+  /// Throws `ShapeError` if `x` has another number of features than the fitted data.
+  void invert(Matrix<S>& x) const {
+    check(x, "Normalizer::invert");
+    x.array().colwise() /= scale_.array();
+    x.colwise() += shift_;
+  }
+
+  /// The per-feature shift (mean or minimum).
+  [[nodiscard]] const Vector<S>& shift() const noexcept { return shift_; }
+  /// The per-feature scale (1 / standard deviation or 1 / range).
+  [[nodiscard]] const Vector<S>& scale() const noexcept { return scale_; }
+
+ private:
+  Normalizer(Vector<S> shift, Vector<S> scale) : shift_(std::move(shift)), scale_(std::move(scale)) {}
+
+  static Vector<S> inverse_or_one(const Vector<S>& spread) {
+    return spread.unaryExpr([](S s) { return s > S(0) ? S(1) / s : S(1); });
+  }
+  static void require_columns(const Matrix<S>& x, const char* where) {
+    if (x.cols() == 0) throw ShapeError(where, "cannot fit on " + detail::shape_str(x.rows(), 0) + " data");
+  }
+  void check(const Matrix<S>& x, const char* where) const {
+    if (x.rows() != shift_.size())
+      throw ShapeError(where, "fitted on " + std::to_string(shift_.size()) + " features but x is " +
+                                  detail::shape_str(x.rows(), x.cols()));
+  }
+
+  Vector<S> shift_, scale_;
+};
+
+}  // namespace latent::inline v0

@@ -1,0 +1,120 @@
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "latent/data/batcher.hpp"
+
+namespace {
+
+// N examples of dimension 2 whose column j is (j, -j) and whose label is j.
+latent::Dataset<double> numbered(int n) {
+  latent::Dataset<double> d;
+  d.features.resize(2, n);
+  for (int j = 0; j < n; ++j) {
+    d.features.col(j) << j, -j;
+    d.labels.push_back(j);
+  }
+  return d;
+}
+
+// The dataset columns visited in one epoch, checking that features and labels agree.
+std::vector<int> epoch(latent::Batcher<float>& b, latent::Rng& rng, std::vector<long>* sizes = nullptr) {
+  std::vector<int> seen;
+  b.start_epoch(rng);
+  while (b.next()) {
+    const auto& x = b.features();
+    REQUIRE(x.cols() == long(b.labels().size()));
+    if (sizes) sizes->push_back(x.cols());
+    for (long j = 0; j < x.cols(); ++j) {
+      CHECK(x(0, j) == float(b.labels()[std::size_t(j)]));
+      CHECK(x(1, j) == -x(0, j));
+      CHECK(b.indices()[std::size_t(j)] == b.labels()[std::size_t(j)]);
+      seen.push_back(b.labels()[std::size_t(j)]);
+    }
+  }
+  return seen;
+}
+
+std::vector<int> iota(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("keep: every example exactly once per epoch, last batch partial", "[data]") {
+  const auto data = numbered(10);
+  latent::Batcher<float> b(data, {.batch_size = 4, .last = latent::LastBatch::keep});
+  latent::Rng rng(1);
+  std::vector<long> sizes;
+  auto seen = epoch(b, rng, &sizes);
+  CHECK(sizes == std::vector<long>{4, 4, 2});
+  CHECK(b.batches_per_epoch() == 3);
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == iota(10));
+}
+
+TEST_CASE("drop: full batches only, each example at most once, N - N % B in all", "[data]") {
+  const auto data = numbered(10);
+  latent::Batcher<float> b(data, {.batch_size = 4, .last = latent::LastBatch::drop});
+  latent::Rng rng(2);
+  std::vector<long> sizes;
+  auto seen = epoch(b, rng, &sizes);
+  CHECK(sizes == std::vector<long>{4, 4});
+  CHECK(b.batches_per_epoch() == 2);
+  std::sort(seen.begin(), seen.end());
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+  CHECK(seen.size() == 8);
+}
+
+TEST_CASE("same seed same order; successive epochs differ", "[data]") {
+  const auto data = numbered(50);
+  latent::Batcher<float> b(data, {.batch_size = 8});
+  latent::Rng r1(7), r2(7);
+  const auto e1 = epoch(b, r1);
+  CHECK(e1 == epoch(b, r2));
+  CHECK(e1 != iota(50));
+  CHECK(epoch(b, r1) != e1);
+}
+
+TEST_CASE("in-order epochs; batch buffers are not reallocated", "[data]") {
+  const auto data = numbered(10);
+  latent::Batcher<float> b(data, {.batch_size = 4});
+  b.start_epoch_in_order();
+  REQUIRE(b.next());
+  const float* full = b.features().data();
+  CHECK(b.labels() == std::vector<int>{0, 1, 2, 3});
+  REQUIRE(b.next());
+  REQUIRE(b.next());
+  const float* tail = b.features().data();
+  CHECK_FALSE(b.next());
+  latent::Rng rng(3);
+  b.start_epoch(rng);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(b.next());
+    CHECK(b.features().data() == (i < 2 ? full : tail));
+  }
+}
+
+TEST_CASE("uint8 pixels arrive as x / 255 in [0, 1]", "[data]") {
+  latent::Uint8Dataset d;
+  d.features.resize(3, 1);
+  d.features << 0, 51, 255;
+  latent::Batcher<float> b(d, {.batch_size = 1});
+  b.start_epoch_in_order();
+  REQUIRE(b.next());
+  CHECK(b.features()(0, 0) == 0.0f);
+  CHECK(b.features()(1, 0) == Approx(0.2f));
+  CHECK(b.features()(2, 0) == 1.0f);
+  CHECK(b.labels().empty());
+}
+
+TEST_CASE("a zero batch size or mismatched labels is a ShapeError", "[data]") {
+  auto d = numbered(3);
+  CHECK_THROWS_AS(latent::Batcher<float>(d, {.batch_size = 0}), latent::ShapeError);
+  d.labels.pop_back();
+  CHECK_THROWS_AS(latent::Batcher<float>(d, {.batch_size = 2}), latent::ShapeError);
+}
