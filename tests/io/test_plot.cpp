@@ -1,0 +1,59 @@
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "latent/io/plot.hpp"
+
+namespace {
+
+// How many pixels of `img` have exactly colour `c`.
+long count(const latent::Image& img, latent::Rgb c) {
+  long n = 0;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x)
+      n += img.at(x, y, 0) == c.r && img.at(x, y, 1) == c.g && img.at(x, y, 2) == c.b;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("nice ticks are 1, 2 or 5 times a power of ten and cover the data", "[io]") {
+  const auto t = latent::detail::nice_ticks(253.7, 311.2);
+  CHECK(t.step == 10.0);
+  CHECK(t.lo == 250.0);
+  CHECK(t.hi == 320.0);
+  CHECK(t.label(260.0) == "260");
+  const auto small = latent::detail::nice_ticks(0.0013, 0.0021);
+  CHECK(small.step == Approx(0.0001));  // 0.0008 / 6 = 1.3e-4 rounds to 1e-4
+  CHECK(small.label(0.0014) == "0.0014");
+  CHECK(latent::detail::nice_ticks(5.0, 5.0).lo < 5.0);  // a flat series still gets a range
+}
+
+TEST_CASE("loss curve: RGB image with both series' colours and the legend", "[io]") {
+  const std::vector<double> train = {300, 270, 255, 248, 244, 241}, test = {305, 280, 266, 260, 258, NAN};
+  const auto img = latent::loss_curve(train, test);
+  CHECK(img.width == 720);
+  CHECK(img.height == 480);
+  CHECK(img.channels == 3);
+  CHECK(count(img, latent::detail::palette[0]) > 500);  // train: blue lines
+  CHECK(count(img, latent::detail::palette[1]) > 500);  // test: orange lines
+  CHECK(count(img, latent::detail::palette[2]) == 0);   // no third series
+}
+
+TEST_CASE("scatter plot colours points by label", "[io]") {
+  latent::Matrix<float> z(2, 300);
+  std::vector<int> labels;
+  for (int j = 0; j < 300; ++j) {
+    const int l = j % 3;
+    z(0, j) = float(l) * 3 + std::cos(float(j));
+    z(1, j) = float(l) + std::sin(float(j));
+    labels.push_back(l);
+  }
+  const char* names[] = {"zero", "one", "two"};
+  const auto img = latent::scatter_plot(z, labels, {.title = "latent space"}, names);
+  for (int l = 0; l < 3; ++l) CHECK(count(img, latent::detail::palette[l]) > 300);
+  CHECK(count(img, latent::detail::palette[3]) == 0);
+  CHECK_THROWS_AS(latent::scatter_plot(z, std::vector<int>(5), {}), latent::ShapeError);
+}

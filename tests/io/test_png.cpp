@@ -1,0 +1,68 @@
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "latent/io/image.hpp"
+#include "support/temp_dir.hpp"
+
+#if defined(LATENT_WITH_PNG)
+#include "latent/io/png.hpp"
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+// An image whose every byte differs from its neighbours, so a swapped channel or row shows.
+latent::Image pattern(int w, int h, int channels) {
+  latent::Image img(w, h, channels);
+  for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = std::uint8_t(i * 37 + i / 7);
+  return img;
+}
+
+}  // namespace
+
+TEST_CASE("PNG written by latent decodes with libpng to the same gray and RGB pixels", "[io]") {
+  latent_test::TempDir dir;
+  for (int channels : {1, 3}) {
+    const auto img = pattern(13, 7, channels);
+    const auto path = dir / (std::to_string(channels) + "-channel.png");
+    latent::write_png(img, path);
+    const auto back = latent::read_png(path);
+    CHECK(back.width == 13);
+    CHECK(back.height == 7);
+    CHECK(back.channels == channels);
+    CHECK(back == img);
+  }
+  // The atomic write leaves only the two PNGs behind (no path.tmp.<pid>).
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 2);
+}
+
+TEST_CASE("overwriting a PNG replaces it", "[io]") {
+  latent_test::TempDir dir;
+  latent::write_png(pattern(4, 4, 1), dir / "x.png");
+  latent::write_png(latent::Image(2, 3, 3, 200), dir / "x.png");
+  CHECK(latent::read_png(dir / "x.png") == latent::Image(2, 3, 3, 200));
+}
+
+TEST_CASE("reading something that is not a PNG is a FormatError naming the file", "[io]") {
+  latent_test::TempDir dir;
+  std::ofstream(dir / "bad.png") << "definitely not a PNG";
+  CHECK_THROWS_AS(latent::read_png(dir / "bad.png"), latent::FormatError);
+  CHECK_THROWS_WITH(latent::read_png(dir / "bad.png"), Contains("bad.png") && Contains("not a valid PNG"));
+  CHECK_THROWS_AS(latent::read_png(dir / "missing.png"), latent::IoError);
+}
+
+TEST_CASE("writing into a missing directory is an IoError naming the file", "[io]") {
+  CHECK_THROWS_AS(latent::write_png(pattern(2, 2, 1), "/nonexistent/dir/x.png"), latent::IoError);
+  CHECK_THROWS_WITH(latent::write_png(pattern(2, 2, 1), "/nonexistent/dir/x.png"),
+                    Contains("/nonexistent/dir/x.png") && Contains("open failed"));
+}
+#endif
+
+TEST_CASE("Image rejects channel counts other than 1 and 3", "[io]") {
+  CHECK_THROWS_AS(latent::Image(2, 2, 4), latent::ShapeError);
+  const latent::Image img(3, 2, 3, 9);
+  CHECK(img.pixels.size() == 18);
+  CHECK(img.at(2, 1, 2) == 9);
+}
