@@ -3,3 +3,5 @@
 /// Everything in latent except the opt-in `io/` headers (checkpoints, images, plots).
 
 #include "latent/core.hpp"
+#include "latent/data.hpp"
+#include "latent/train/progress.hpp"
