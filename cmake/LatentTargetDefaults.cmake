@@ -16,6 +16,11 @@ function(latent_fast_target target)
   latent_target_defaults(${target})
   if(LATENT_NATIVE)
     target_compile_options(${target} PRIVATE -O3 -march=native)
+    # GCC 12's AVX-512 intrinsic headers trip -W(maybe-)uninitialized on their own
+    # _mm512_undefined_ps (GCC bug 105593, fixed in GCC 13); it is not about our code.
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+      target_compile_options(${target} PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
+    endif()
   endif()
 endfunction()
 

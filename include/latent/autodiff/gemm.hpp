@@ -1,0 +1,157 @@
+#pragma once
+/// @file
+/// `detail::gemm`: C (+)= op(A) op(B) through Eigen's GEMM kernel, with packing buffers that are
+/// kept per thread instead of allocated per call, and a deterministic split over threads.
+///
+/// Why not `C.noalias() += A * B`: for shapes beyond Eigen's 128 KiB stack limit every product
+/// heap-allocates its packing buffers, and the parallel path allocates on every call too. A
+/// training step does ~10 GEMMs, so that is ~10 mallocs a step. Here each thread packs into
+/// buffers it keeps, and threads split C into column slabs (row slabs when C has few columns),
+/// so the summation order depends only on the shapes and the thread count.
+
+#include <algorithm>
+#include <cstddef>
+#include <new>
+
+#include <Eigen/Core>
+
+#include "latent/core/scalar.hpp"
+#include "latent/core/threads.hpp"
+
+namespace latent::inline v0::detail {
+
+/// A column-major operand as the kernel sees it: data, leading dimension and whether it is
+/// used transposed.
+template <class S>
+struct GemmOperand {
+  const S* data;
+  Index rows, cols;  // of the stored matrix, before any transpose
+  bool transposed;
+  [[nodiscard]] Index op_rows() const { return transposed ? cols : rows; }
+  [[nodiscard]] Index op_cols() const { return transposed ? rows : cols; }
+};
+
+template <class Derived>
+GemmOperand<typename Derived::Scalar> gemm_operand(const Eigen::MapBase<Derived>& m) {
+  return {m.data(), m.rows(), m.cols(), false};
+}
+template <class Derived>
+GemmOperand<typename Derived::Scalar> gemm_operand(const Eigen::Transpose<Derived>& m) {
+  const auto& inner = m.nestedExpression();
+  return {inner.data(), inner.rows(), inner.cols(), true};
+}
+
+/// Packing buffers Eigen's kernel reads from; grown on demand, never shrunk.
+template <class S>
+class PackingBuffers : public Eigen::internal::level3_blocking<S, S> {
+ public:
+  PackingBuffers() = default;
+  PackingBuffers(const PackingBuffers&) = delete;
+  PackingBuffers& operator=(const PackingBuffers&) = delete;
+  ~PackingBuffers() { release(); }
+
+  /// Chooses cache blocks for an m x n x k product on one thread and makes room for them.
+  void prepare(Index m, Index n, Index k) {
+    this->m_kc = k;
+    this->m_mc = m;
+    this->m_nc = n;
+    Eigen::internal::computeProductBlockingSizes<S, S>(this->m_kc, this->m_mc, this->m_nc, Index(1));
+    const auto need_a = std::size_t(this->m_kc * this->m_mc), need_b = std::size_t(this->m_kc * this->m_nc);
+    if (need_a > size_a_ || need_b > size_b_) {
+      release();
+      size_a_ = std::max(need_a, size_a_);
+      size_b_ = std::max(need_b, size_b_);
+      this->m_blockA = static_cast<S*>(::operator new(size_a_ * sizeof(S), std::align_val_t{64}));
+      this->m_blockB = static_cast<S*>(::operator new(size_b_ * sizeof(S), std::align_val_t{64}));
+    }
+  }
+
+ private:
+  void release() {
+    if (this->m_blockA) ::operator delete(this->m_blockA, std::align_val_t{64});
+    if (this->m_blockB) ::operator delete(this->m_blockB, std::align_val_t{64});
+    this->m_blockA = nullptr;
+    this->m_blockB = nullptr;
+  }
+  std::size_t size_a_ = 0, size_b_ = 0;
+};
+
+template <class S>
+PackingBuffers<S>& packing_buffers() {
+  thread_local PackingBuffers<S> buffers;
+  return buffers;
+}
+
+// C[rows r0.., cols c0..] += op(A)[r0.., :] op(B)[:, c0..] on the calling thread.
+template <class S, int LhsOrder, int RhsOrder>
+void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ldc, Index r0, Index m, Index c0, Index n) {
+  using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false,
+                                                                 Eigen::ColMajor, 1>;
+  const Index k = a.op_cols();
+  // op(A)[r0, 0]: row r0 of A, or column r0 of the stored A when transposed.
+  const S* a0 = a.transposed ? a.data + r0 * a.rows : a.data + r0;
+  const S* b0 = b.transposed ? b.data + c0 : b.data + c0 * b.rows;
+  PackingBuffers<S>& buffers = packing_buffers<S>();
+  buffers.prepare(m, n, k);
+  Kernel::run(m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, 1, ldc, S(1), buffers, nullptr);
+}
+
+template <class S, int LhsOrder, int RhsOrder>
+void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n) {
+  const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
+#if defined(_OPENMP)
+  if (threads > 1) {
+    // Slabs along the longer side of C, rounded to the kernel's register block (16 rows / 4 cols).
+    const bool by_cols = n >= m;
+    const Index total = by_cols ? n : m, unit = by_cols ? 4 : 16;
+    const Index slab = (total / threads + unit - 1) / unit * unit;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) {
+      const Index start = std::min(total, t * slab), len = std::min(total - start, slab);
+      if (len == 0) continue;
+      if (by_cols)
+        gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len);
+      else
+        gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n);
+    }
+    return;
+  }
+#endif
+  gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, 0, n);
+}
+
+/// C = op(A) op(B), or C += op(A) op(B) when `accumulate`. C is a contiguous column-major m x n
+/// buffer; A and B are contiguous column-major matrices used as is or transposed.
+template <class S>
+void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulate) {
+  const Index m = a.op_rows(), n = b.op_cols(), k = a.op_cols();
+  Eigen::Map<Matrix<S>> out(c, m, n);
+  if (!accumulate) out.setZero();
+  if (m == 0 || n == 0 || k == 0) return;
+  using L = Eigen::Map<const Matrix<S>>;
+  const L am(a.data, a.rows, a.cols), bm(b.data, b.rows, b.cols);
+  // Vector-shaped and tiny products: Eigen's GEMV and coefficient loops allocate nothing here.
+  if (m == 1 || n == 1 || m + n + k < 20) {
+    const auto product = [&](const auto& x, const auto& y) { out.noalias() += x.lazyProduct(y); };
+    if (n == 1 || m == 1) {
+      const auto gemv = [&](const auto& x, const auto& y) { out.noalias() += x * y; };
+      if (a.transposed && b.transposed) gemv(am.transpose(), bm.transpose());
+      else if (a.transposed) gemv(am.transpose(), bm);
+      else if (b.transposed) gemv(am, bm.transpose());
+      else gemv(am, bm);
+    } else {
+      if (a.transposed && b.transposed) product(am.transpose(), bm.transpose());
+      else if (a.transposed) product(am.transpose(), bm);
+      else if (b.transposed) product(am, bm.transpose());
+      else product(am, bm);
+    }
+    return;
+  }
+  constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
+  if (a.transposed && b.transposed) gemm_dispatch<S, T, T>(a, b, c, m, n);
+  else if (a.transposed) gemm_dispatch<S, T, N>(a, b, c, m, n);
+  else if (b.transposed) gemm_dispatch<S, N, T>(a, b, c, m, n);
+  else gemm_dispatch<S, N, N>(a, b, c, m, n);
+}
+
+}  // namespace latent::inline v0::detail

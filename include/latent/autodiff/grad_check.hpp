@@ -1,0 +1,108 @@
+#pragma once
+/// @file
+/// `grad_check`: compares the tape's gradients with finite differences, in double.
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "latent/autodiff/ops/elementwise.hpp"
+#include "latent/autodiff/ops/reduce.hpp"
+#include "latent/autodiff/tape.hpp"
+#include "latent/core/rng.hpp"
+
+namespace latent::inline v0 {
+
+/// Settings of `grad_check`.
+struct GradCheckOptions {
+  double step = 1e-3;     ///< h of the five-point stencil (truncation error O(h^4))
+  double floor = 1e-5;    ///< eps in |a - n| / max(|a| + |n|, eps): gradients below it are compared
+                          ///< absolutely (to 1e-11 at the 1e-6 bar), below the stencil's rounding noise
+  std::uint64_t seed = 0; ///< seed of the random projection of a non-scalar output
+};
+
+/// The outcome of `grad_check`: the worst entry over all inputs.
+struct GradCheckResult {
+  double max_rel_error = 0;  ///< |a - n| / max(|a| + |n|, eps) at the worst entry
+  std::string op;            ///< the op that produced the checked output
+  std::size_t input = 0;     ///< which input holds the worst entry
+  Index row = 0, col = 0;    ///< where in that input
+  double analytic = 0;       ///< the tape's derivative there
+  double numeric = 0;        ///< the finite-difference derivative there
+
+  /// "op: worst relative error E at input I (r, c): analytic A vs numeric N".
+  [[nodiscard]] std::string message() const {
+    std::ostringstream s;
+    s.precision(10);
+    s << op << ": worst relative error " << max_rel_error << " at input " << input << " (" << row << ", " << col
+      << "): analytic " << analytic << " vs numeric " << numeric;
+    return s.str();
+  }
+};
+
+/// Checks the gradient of `f` with respect to every entry of every input.
+///
+/// `f(Tape<double>&, std::span<const Var<double>>) -> Var<double>` records a computation on the
+/// given Vars (one per entry of `inputs`). Any output shape works: a non-scalar output Y is
+/// projected to `sum(Y .* R)` with a fixed random R, which checks every output entry at once.
+/// The numeric derivative is the five-point central difference
+/// `(-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h`. Keep inputs at least 2h away from kinks
+/// (relu, abs at 0).
+template <class F>
+GradCheckResult grad_check(F&& f, const std::vector<Matrix<double>>& inputs, const GradCheckOptions& options = {}) {
+  Tape<double> tape;
+  std::vector<Var<double>> vars;
+  const auto run = [&](const std::vector<Matrix<double>>& xs, bool as_variables) {
+    tape.clear();
+    vars.clear();
+    for (const auto& x : xs) vars.push_back(as_variables ? tape.variable(x) : tape.constant(x));
+    return f(tape, std::span<const Var<double>>(vars));
+  };
+
+  // Analytic gradients of the projected output.
+  const Var<double> y = run(inputs, true);
+  GradCheckResult result;
+  result.op = tape.name(y);
+  Matrix<double> r(y.rows(), y.cols());
+  Rng(options.seed).fill_normal(r);
+  if (y.rows() == 1 && y.cols() == 1) r.setOnes();
+  tape.backward(sum(mul(y, tape.constant(r))));
+  std::vector<Matrix<double>> analytic;
+  for (const auto& v : vars) analytic.emplace_back(v.grad());
+
+  // Numeric gradients, entry by entry.
+  std::vector<Matrix<double>> xs = inputs;
+  const auto projected = [&] { return run(xs, false).value().cwiseProduct(r).sum(); };
+  const double h = options.step;
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    for (Index j = 0; j < xs[k].cols(); ++j) {
+      for (Index i = 0; i < xs[k].rows(); ++i) {
+        const double x0 = xs[k](i, j);
+        double fx[4];
+        const double offsets[4] = {2 * h, h, -h, -2 * h};
+        for (int o = 0; o < 4; ++o) {
+          xs[k](i, j) = x0 + offsets[o];
+          fx[o] = projected();
+        }
+        xs[k](i, j) = x0;
+        const double numeric = (-fx[0] + 8 * fx[1] - 8 * fx[2] + fx[3]) / (12 * h);
+        const double a = analytic[k](i, j);
+        const double err = std::abs(a - numeric) / std::max(std::abs(a) + std::abs(numeric), options.floor);
+        if (err > result.max_rel_error || !std::isfinite(err)) {
+          result.max_rel_error = std::isfinite(err) ? err : INFINITY;
+          result.input = k;
+          result.row = i;
+          result.col = j;
+          result.analytic = a;
+          result.numeric = numeric;
+        }
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace latent::inline v0

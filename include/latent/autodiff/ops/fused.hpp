@@ -1,0 +1,112 @@
+#pragma once
+/// @file
+/// Fused loss terms and the reparameterization trick: each one node, one pass forward, one back.
+/// Every loss term here is per example (a 1 x batch row, summed over features); `mean` of it is
+/// the loss in nats per example.
+
+#include "latent/autodiff/ops/checks.hpp"
+
+namespace latent::inline v0 {
+namespace detail {
+
+// l_j = sum_i [max(z,0) - z t + log1p(exp(-|z|))]:  dz += g_j (sigmoid(z) - t),  dt += -g_j z.
+template <class S>
+void bce_with_logits_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> out = t.at(id), z = t.input(out, 0), x = t.input(out, 1);
+  const auto g = t.adjoint_of(id).row(0).array();
+  const auto za = z.value().array();
+  t.accumulate(z, (((1 + (-za).exp()).inverse() - x.value().array()).rowwise() * g).matrix());
+  if (t.needs_grad(x)) t.accumulate(x, (-(za.rowwise() * g)).matrix());
+}
+// l_j = sum_i (a - b)^2:  da += 2 g_j (a - b),  db -= 2 g_j (a - b).
+template <class S>
+void squared_error_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
+  const auto g = t.adjoint_of(id).row(0).array();
+  const auto d = (a.value().array() - b.value().array()).rowwise() * (2 * g);
+  t.accumulate(a, d.matrix());
+  t.accumulate(b, (-d).matrix());
+}
+// KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
+template <class S>
+void gaussian_kl_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> out = t.at(id), mu = t.input(out, 0), lv = t.input(out, 1);
+  const auto g = t.adjoint_of(id).row(0).array();
+  t.accumulate(mu, (mu.value().array().rowwise() * g).matrix());
+  t.accumulate(lv, (((lv.value().array().exp() - 1) * S(0.5)).rowwise() * g).matrix());
+}
+// z = mu + exp(lv / 2) eps:  dmu += G,  dlv += G (z - mu) / 2,  deps += G exp(lv / 2).
+template <class S>
+void reparameterize_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> z = t.at(id), mu = t.input(z, 0), lv = t.input(z, 1), eps = t.input(z, 2);
+  const auto g = t.adjoint_of(id);
+  t.accumulate(mu, g);
+  t.accumulate(lv, (g.array() * (z.value().array() - mu.value().array()) * S(0.5)).matrix());
+  if (t.needs_grad(eps)) t.accumulate(eps, (g.array() * (lv.value().array() * S(0.5)).exp()).matrix());
+}
+
+}  // namespace detail
+
+/// Bernoulli negative log-likelihood of targets `x` in [0, 1] under logits `z`, per example:
+/// `-sum_i [x_i log sigmoid(z_i) + (1 - x_i) log(1 - sigmoid(z_i))]`, computed as
+/// `max(z, 0) - z x + log1p(exp(-|z|))`, finite for every logit. Returns 1 x batch, in nats.
+template <class S>
+Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
+  detail::require_same_tape("bce_with_logits", logits, targets);
+  detail::require_shapes(logits.rows() == targets.rows() && logits.cols() == targets.cols(), "bce_with_logits",
+                         "logits", logits, "targets", targets);
+  Tape<S>& t = logits.tape();
+  const Var<S> out = t.record("bce_with_logits", detail::bce_with_logits_backward<S>, 1, logits.cols(), {logits, targets});
+  const auto z = logits.value().array();
+  t.value_of(out) = (z.max(S(0)) - z * targets.value().array() + (-z.abs()).exp().log1p()).matrix().colwise().sum();
+  t.finish(out);
+  return out;
+}
+
+/// Squared error per example, `sum_i (a_i - b_i)^2`: 1 x batch. Its batch mean is the MSE
+/// loss in latent's units (summed over features, averaged over examples).
+template <class S>
+Var<S> squared_error(Var<S> a, Var<S> b) {
+  detail::require_same_tape("squared_error", a, b);
+  detail::require_same_shape("squared_error", a, b);
+  Tape<S>& t = a.tape();
+  const Var<S> out = t.record("squared_error", detail::squared_error_backward<S>, 1, a.cols(), {a, b});
+  t.value_of(out) = (a.value() - b.value()).colwise().squaredNorm();
+  t.finish(out);
+  return out;
+}
+
+/// KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, in nats:
+/// `1/2 sum_i (mu_i^2 + exp(logvar_i) - 1 - logvar_i)`. Returns 1 x batch.
+template <class S>
+Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
+  detail::require_same_tape("gaussian_kl", mu, logvar);
+  detail::require_shapes(mu.rows() == logvar.rows() && mu.cols() == logvar.cols(), "gaussian_kl", "mu", mu,
+                         "logvar", logvar);
+  Tape<S>& t = mu.tape();
+  const Var<S> out = t.record("gaussian_kl", detail::gaussian_kl_backward<S>, 1, mu.cols(), {mu, logvar});
+  const auto m = mu.value().array();
+  const auto lv = logvar.value().array();
+  t.value_of(out) = (S(0.5) * (m.square() + lv.exp() - 1 - lv)).matrix().colwise().sum();
+  t.finish(out);
+  return out;
+}
+
+/// The reparameterization trick: `z = mu + exp(logvar / 2) .* eps` with eps ~ N(0, I) drawn by
+/// the caller (usually a constant), so z ~ N(mu, diag(exp(logvar))) and gradients flow to mu and
+/// logvar. Shapes all equal.
+template <class S>
+Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
+  detail::require_same_tape("reparameterize", mu, logvar);
+  detail::require_same_tape("reparameterize", mu, eps);
+  detail::require_shapes(mu.rows() == logvar.rows() && mu.cols() == logvar.cols(), "reparameterize", "mu", mu,
+                         "logvar", logvar);
+  detail::require_shapes(mu.rows() == eps.rows() && mu.cols() == eps.cols(), "reparameterize", "mu", mu, "eps", eps);
+  Tape<S>& t = mu.tape();
+  const Var<S> z = t.record("reparameterize", detail::reparameterize_backward<S>, mu.rows(), mu.cols(), {mu, logvar, eps});
+  t.value_of(z) = (mu.value().array() + (logvar.value().array() * S(0.5)).exp() * eps.value().array()).matrix();
+  t.finish(z);
+  return z;
+}
+
+}  // namespace latent::inline v0

@@ -1,0 +1,129 @@
+#pragma once
+/// @file
+/// Matrix products and the fused affine map `linear(W, x, b) = W x + b` (one GEMM per layer).
+
+#include "latent/autodiff/ops/checks.hpp"
+
+namespace latent::inline v0 {
+namespace detail {
+
+// C = A B:  dA += G B^T,  dB += A^T G.
+template <class S>
+void matmul_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> c = t.at(id), a = t.input(c, 0), b = t.input(c, 1);
+  const auto g = t.adjoint_of(id);
+  t.accumulate_product(a, g, b.value().transpose());
+  t.accumulate_product(b, a.value().transpose(), g);
+}
+// C = A^T B:  dA += B G^T,  dB += A G.
+template <class S>
+void matmul_tn_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> c = t.at(id), a = t.input(c, 0), b = t.input(c, 1);
+  const auto g = t.adjoint_of(id);
+  t.accumulate_product(a, b.value(), g.transpose());
+  t.accumulate_product(b, a.value(), g);
+}
+// C = A B^T:  dA += G B,  dB += G^T A.
+template <class S>
+void matmul_nt_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> c = t.at(id), a = t.input(c, 0), b = t.input(c, 1);
+  const auto g = t.adjoint_of(id);
+  t.accumulate_product(a, g, b.value());
+  t.accumulate_product(b, g.transpose(), a.value());
+}
+// y = W x + b:  dW += G x^T,  dx += W^T G,  db += G 1.
+template <class S>
+void linear_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> y = t.at(id), w = t.input(y, 0), x = t.input(y, 1), b = t.input(y, 2);
+  const auto g = t.adjoint_of(id);
+  t.accumulate_product(w, g, x.value().transpose());
+  t.accumulate_product(x, w.value().transpose(), g);
+  t.accumulate(b, g.rowwise().sum());
+}
+// y = a + b 1^T (b broadcast over columns):  da += G,  db += G 1.
+template <class S>
+void add_bias_backward(Tape<S>& t, std::int32_t id) {
+  const Var<S> y = t.at(id), a = t.input(y, 0), b = t.input(y, 1);
+  const auto g = t.adjoint_of(id);
+  t.accumulate(a, g);
+  t.accumulate(b, g.rowwise().sum());
+}
+
+// b must be a column with one entry per row of `a`.
+template <class S>
+void require_bias(const char* op, const char* a_name, Var<S> a, Var<S> b) {
+  if (b.cols() != 1 || b.rows() != a.rows())
+    throw ShapeError(op, "b is " + shape_of(b) + " but " + a_name + " is " + shape_of(a) + " (b must be " +
+                             shape_str(a.rows(), 1) + ")");
+}
+
+}  // namespace detail
+
+/// Matrix product `A B` (shapes m x k and k x n).
+template <class S>
+Var<S> matmul(Var<S> a, Var<S> b) {
+  detail::require_same_tape("matmul", a, b);
+  detail::require_shapes(a.cols() == b.rows(), "matmul", "A", a, "B", b, " (A.cols must equal B.rows)");
+  Tape<S>& t = a.tape();
+  const Var<S> c = t.record("matmul", detail::matmul_backward<S>, a.rows(), b.cols(), {a, b});
+  detail::gemm(detail::gemm_operand(a.value()), detail::gemm_operand(b.value()), t.value_of(c).data(), false);
+  t.finish(c);
+  return c;
+}
+
+/// `A^T B` without forming the transpose (shapes k x m and k x n).
+template <class S>
+Var<S> matmul_tn(Var<S> a, Var<S> b) {
+  detail::require_same_tape("matmul_tn", a, b);
+  detail::require_shapes(a.rows() == b.rows(), "matmul_tn", "A", a, "B", b, " (A.rows must equal B.rows)");
+  Tape<S>& t = a.tape();
+  const Var<S> c = t.record("matmul_tn", detail::matmul_tn_backward<S>, a.cols(), b.cols(), {a, b});
+  detail::gemm(detail::gemm_operand(a.value().transpose()), detail::gemm_operand(b.value()), t.value_of(c).data(), false);
+  t.finish(c);
+  return c;
+}
+
+/// `A B^T` without forming the transpose (shapes m x k and n x k).
+template <class S>
+Var<S> matmul_nt(Var<S> a, Var<S> b) {
+  detail::require_same_tape("matmul_nt", a, b);
+  detail::require_shapes(a.cols() == b.cols(), "matmul_nt", "A", a, "B", b, " (A.cols must equal B.cols)");
+  Tape<S>& t = a.tape();
+  const Var<S> c = t.record("matmul_nt", detail::matmul_nt_backward<S>, a.rows(), b.rows(), {a, b});
+  detail::gemm(detail::gemm_operand(a.value()), detail::gemm_operand(b.value().transpose()), t.value_of(c).data(), false);
+  t.finish(c);
+  return c;
+}
+
+/// The affine map of a dense layer, `W x + b`: W is out x in, x is in x batch, b is out x 1.
+/// One GEMM plus a broadcast add, one node on the tape.
+template <class S>
+Var<S> linear(Var<S> w, Var<S> x, Var<S> b) {
+  detail::require_same_tape("linear", w, x);
+  detail::require_same_tape("linear", w, b);
+  if (w.cols() != x.rows())
+    throw ShapeError("linear", "W is " + detail::shape_of(w) + " but x is " + detail::shape_of(x) +
+                                   " (W.cols must equal x.rows)");
+  detail::require_bias("linear", "W", w, b);
+  Tape<S>& t = w.tape();
+  const Var<S> y = t.record("linear", detail::linear_backward<S>, w.rows(), x.cols(), {w, x, b});
+  auto v = t.value_of(y);
+  v.colwise() = b.value().col(0);
+  detail::gemm(detail::gemm_operand(w.value()), detail::gemm_operand(x.value()), v.data(), true);
+  t.finish(y);
+  return y;
+}
+
+/// `a + b 1^T`: adds the column `b` (rows x 1) to every column of `a`.
+template <class S>
+Var<S> add_bias(Var<S> a, Var<S> b) {
+  detail::require_same_tape("add_bias", a, b);
+  detail::require_bias("add_bias", "a", a, b);
+  Tape<S>& t = a.tape();
+  const Var<S> y = t.record("add_bias", detail::add_bias_backward<S>, a.rows(), a.cols(), {a, b});
+  t.value_of(y) = a.value().colwise() + b.value().col(0);
+  t.finish(y);
+  return y;
+}
+
+}  // namespace latent::inline v0

@@ -1,0 +1,307 @@
+#pragma once
+/// @file
+/// `Tape<Scalar>` and its `Var` handle: the record of one forward pass, walked backwards once.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "latent/autodiff/arena.hpp"
+#include "latent/autodiff/gemm.hpp"
+#include "latent/core/error.hpp"
+#include "latent/core/scalar.hpp"
+
+namespace latent::inline v0 {
+
+template <class S>
+class Tape;
+
+/// A read-only view of a matrix on the tape; its data is 64-byte aligned.
+template <class S>
+using ConstView = Eigen::Map<const Matrix<S>, Eigen::Aligned64>;
+
+/// A writable view of a matrix on the tape.
+template <class S>
+using View = Eigen::Map<Matrix<S>, Eigen::Aligned64>;
+
+/// A handle to one matrix recorded on a `Tape`: 16 bytes, cheap to copy, valid until the tape's
+/// next `clear()`. Ops are free functions taking and returning `Var`s (`relu(linear(W, x, b))`).
+template <class S>
+class Var {
+ public:
+  Var() = default;
+  /// The tape this Var lives on.
+  [[nodiscard]] Tape<S>& tape() const noexcept { return *tape_; }
+  /// Its position on the tape (0 for the first recorded node).
+  [[nodiscard]] std::int32_t id() const noexcept { return id_; }
+  /// Number of rows (features).
+  [[nodiscard]] Index rows() const noexcept { return tape_->rows(*this); }
+  /// Number of columns (batch).
+  [[nodiscard]] Index cols() const noexcept { return tape_->cols(*this); }
+  /// The value computed in the forward pass.
+  [[nodiscard]] ConstView<S> value() const noexcept { return tape_->value(*this); }
+  /// d loss / d this, after `tape().backward(loss)`; zeros if no gradient reached it.
+  /// Throws `Error` for a constant, which has no gradient.
+  [[nodiscard]] ConstView<S> grad() const { return tape_->grad(*this); }
+  /// The value of a 1x1 Var as a number; throws `ShapeError` otherwise.
+  [[nodiscard]] S item() const { return tape_->item(*this); }
+
+ private:
+  friend class Tape<S>;
+  Var(Tape<S>* tape, std::int32_t id) noexcept : tape_(tape), id_(id) {}
+  Tape<S>* tape_ = nullptr;
+  std::int32_t id_ = -1;
+};
+
+/// The reverse-mode autodiff tape. The caller owns it; ops append nodes in execution order and
+/// `backward(loss)` walks them once in reverse. Values, adjoints and saved data live in a 64-byte
+/// aligned `Arena`; `clear()` rewinds it, so a step that records the same graph as the step
+/// before performs no heap allocation.
+///
+/// `S` must be `float` or `double`.
+template <class S>
+class Tape {
+  static_assert(Scalar<S>, "latent::Tape<S>: S must be float or double (the scalar types latent computes in)");
+
+ public:
+  /// How an op adds its contribution to the adjoints of its inputs: called once per node, in
+  /// reverse order, with `node` the node's own id.
+  using BackwardFn = void (*)(Tape& tape, std::int32_t node);
+
+  Tape() { nodes_.reserve(256); }
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // --- leaves -------------------------------------------------------------------------------
+
+  /// A copy of `m` that takes no gradient (inputs, targets, noise).
+  Var<S> constant(const Eigen::Ref<const Matrix<S>>& m) { return leaf("constant", m, false); }
+
+  /// A copy of `m` whose gradient is kept and can be read back with `Var::grad()`.
+  Var<S> variable(const Eigen::Ref<const Matrix<S>>& m) { return leaf("variable", m, true); }
+
+  /// A view of a parameter that lives outside the tape: the forward pass reads `value` in place
+  /// and `backward` adds d loss / d value into `grad` (which the optimizer zeroes). Both must
+  /// outlive the tape's use and have the same shape (`ShapeError` otherwise).
+  Var<S> parameter(const Matrix<S>& value, Matrix<S>& grad) {
+    if (value.rows() != grad.rows() || value.cols() != grad.cols())
+      throw ShapeError("parameter", "value is " + detail::shape_str(value.rows(), value.cols()) +
+                                        " but grad is " + detail::shape_str(grad.rows(), grad.cols()));
+    Node& n = push("parameter", nullptr, value.rows(), value.cols());
+    n.value = const_cast<S*>(value.data());  // never written: parameters are read-only on the tape
+    n.adjoint = grad.data();
+    n.needs_grad = true;
+    n.adjoint_ready = true;  // accumulate straight into the parameter's gradient
+    n.is_parameter = true;
+    return handle(n);
+  }
+
+  // --- recording ops (for op authors; see docs/extending.md) --------------------------------
+
+  /// Appends a node computed by an op named `name` from `inputs`, with room for a `rows x cols`
+  /// value and `saved` scalars of saved data; the op then fills `value_of` (and `saved_of`).
+  /// The node needs a gradient when any input does.
+  Var<S> record(const char* name, BackwardFn backward, Index rows, Index cols,
+                std::initializer_list<Var<S>> inputs, S arg = S(0), Index saved = 0) {
+    Node& n = push(name, backward, rows, cols);
+    n.value = arena_.template allocate_array<S>(std::size_t(rows * cols));
+    n.arg = arg;
+    int k = 0;
+    for (const Var<S>& in : inputs) {
+      n.in[k++] = in.id_;
+      n.needs_grad = n.needs_grad || nodes_[std::size_t(in.id_)].needs_grad;
+    }
+    if (saved > 0) {
+      n.saved = arena_.template allocate_array<S>(std::size_t(saved));
+      n.saved_size = saved;
+    }
+    return handle(n);
+  }
+
+  /// Called by an op once its value is written: with `check_finite(true)`, throws `NumericError`
+  /// naming the op if the value holds a NaN or an infinity.
+  void finish(Var<S> v) const {
+    if (!check_finite_) return;
+    const ConstView<S> x = value(v);
+    if (x.allFinite()) return;
+    for (Index j = 0; j < x.cols(); ++j)
+      for (Index i = 0; i < x.rows(); ++i)
+        if (!std::isfinite(x(i, j)))
+          throw NumericError(name(v), "value became " + std::string(std::isnan(x(i, j)) ? "NaN" : "infinite") +
+                                          " at (" + std::to_string(i) + ", " + std::to_string(j) + ") of a " +
+                                          detail::shape_str(x.rows(), x.cols()) + " result");
+  }
+
+  /// Opt in (or out) of the non-finite check in `finish`: off by default, it costs one pass over
+  /// every value.
+  void check_finite(bool on) noexcept { check_finite_ = on; }
+
+  // --- access -------------------------------------------------------------------------------
+
+  /// The value of `v`.
+  ConstView<S> value(Var<S> v) const noexcept {
+    const Node& n = node(v);
+    return ConstView<S>(n.value, n.rows, n.cols);
+  }
+  /// Writable value of `v`, for the op that computes it.
+  View<S> value_of(Var<S> v) noexcept {
+    const Node& n = node(v);
+    return View<S>(n.value, n.rows, n.cols);
+  }
+  /// The saved data of `v`, as `rows x cols` (rows * cols must not exceed what was reserved).
+  View<S> saved_of(Var<S> v, Index rows, Index cols) noexcept {
+    return View<S>(node(v).saved, rows, cols);
+  }
+  /// The scalar argument an op stored with `v` (a scale factor, a slope).
+  S arg(Var<S> v) const noexcept { return node(v).arg; }
+  /// The i-th input of the node `v`.
+  Var<S> input(Var<S> v, int i) const noexcept { return Var<S>(const_cast<Tape*>(this), node(v).in[i]); }
+  /// The Var with position `id` on this tape.
+  Var<S> at(std::int32_t id) noexcept { return Var<S>(this, id); }
+  /// Rows of `v`.
+  Index rows(Var<S> v) const noexcept { return node(v).rows; }
+  /// Columns of `v`.
+  Index cols(Var<S> v) const noexcept { return node(v).cols; }
+  /// Name of the op that produced `v` ("linear", "constant", ...).
+  const char* name(Var<S> v) const noexcept { return node(v).name; }
+  /// Whether a gradient flows back into `v`.
+  bool needs_grad(Var<S> v) const noexcept { return node(v).needs_grad; }
+  /// Number of nodes recorded since the last `clear()`.
+  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
+
+  /// The value of a 1x1 `v`; `ShapeError` otherwise.
+  S item(Var<S> v) const {
+    const Node& n = node(v);
+    if (n.rows != 1 || n.cols != 1) throw ShapeError("item", "Var is " + detail::shape_str(n.rows, n.cols) + ", not 1x1");
+    return n.value[0];
+  }
+
+  /// d loss / d `v` after `backward`; zeros where no gradient arrived. A constant has none.
+  ConstView<S> grad(Var<S> v) const {
+    const Node& n = node(v);
+    if (!n.needs_grad) throw Error("grad", std::string("a ") + n.name + " node has no gradient");
+    if (!n.adjoint_ready) {
+      // Nothing flowed here; hand out zeros from the arena rather than an unset buffer.
+      auto* self = const_cast<Tape*>(this);
+      self->adjoint(v).setZero();
+    }
+    return ConstView<S>(n.adjoint, n.rows, n.cols);
+  }
+
+  // --- backward -----------------------------------------------------------------------------
+
+  /// Seeds d loss / d loss = 1 and propagates adjoints to every node that needs them, in one
+  /// reverse sweep. `loss` must be 1x1 (`ShapeError` otherwise). Parameter gradients are
+  /// accumulated (`+=`), so call the optimizer's `zero_grad()` between steps.
+  void backward(Var<S> loss) {
+    const Node& l = node(loss);
+    if (l.rows != 1 || l.cols != 1)
+      throw ShapeError("backward", "loss must be 1x1 but is " + detail::shape_str(l.rows, l.cols) +
+                                       " (reduce it with sum or mean first)");
+    for (std::size_t i = 0; i <= std::size_t(loss.id_); ++i) nodes_[i].adjoint_ready = nodes_[i].is_parameter;
+    if (!l.needs_grad) return;
+    accumulate(loss, Matrix<S>::Constant(1, 1, S(1)));
+    for (std::int32_t i = loss.id_; i >= 0; --i) {
+      const Node& n = nodes_[std::size_t(i)];
+      if (n.backward && n.needs_grad && n.adjoint_ready) n.backward(*this, i);
+    }
+  }
+
+  /// The adjoint (d loss / d value) of `v`, during `backward`.
+  ConstView<S> adjoint_of(std::int32_t id) const noexcept {
+    const Node& n = nodes_[std::size_t(id)];
+    return ConstView<S>(n.adjoint, n.rows, n.cols);
+  }
+
+  /// Adds `expr` (shaped like `v`) into the adjoint of `v` if `v` needs a gradient. The first
+  /// contribution assigns, later ones add, so no adjoint is ever zero-filled needlessly.
+  template <class Expr>
+  void accumulate(Var<S> v, const Expr& expr) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    View<S> a(adjoint_storage(n), n.rows, n.cols);
+    if (n.adjoint_ready) {
+      a.noalias() += expr;
+    } else {
+      a.noalias() = expr;
+      n.adjoint_ready = true;
+    }
+  }
+
+  /// Adds the matrix product `a b` into the adjoint of `v` (if it needs a gradient) with one GEMM
+  /// written in place. `a` and `b` are tape views, either possibly `.transpose()`d.
+  template <class A, class B>
+  void accumulate_product(Var<S> v, const A& a, const B& b) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    detail::gemm(detail::gemm_operand(a), detail::gemm_operand(b), adjoint_storage(n), n.adjoint_ready);
+    n.adjoint_ready = true;
+  }
+
+  /// The adjoint of `v`, zero-filled if nothing has arrived yet, for ops that add into a part of
+  /// it (a row block). Only call when `needs_grad(v)`.
+  View<S> adjoint(Var<S> v) {
+    Node& n = node(v);
+    View<S> a(adjoint_storage(n), n.rows, n.cols);
+    if (!n.adjoint_ready) {
+      a.setZero();
+      n.adjoint_ready = true;
+    }
+    return a;
+  }
+
+  /// Forgets every node, keeping all memory for the next step. Vars from before are invalid.
+  void clear() {
+    nodes_.clear();
+    arena_.rewind();
+  }
+
+  /// Bytes the tape's arena holds from the heap.
+  [[nodiscard]] std::size_t arena_capacity() const noexcept { return arena_.capacity(); }
+
+ private:
+  struct Node {
+    const char* name;
+    BackwardFn backward;  // null for leaves
+    S* value;
+    S* adjoint;  // arena memory made on first use, or a parameter's grad
+    S* saved;
+    Index rows, cols, saved_size;
+    std::int32_t in[3];
+    S arg;
+    bool needs_grad;
+    bool adjoint_ready;
+    bool is_parameter;
+  };
+
+  Node& node(Var<S> v) noexcept { return nodes_[std::size_t(v.id_)]; }
+  const Node& node(Var<S> v) const noexcept { return nodes_[std::size_t(v.id_)]; }
+  Var<S> handle(const Node& n) noexcept { return Var<S>(this, std::int32_t(&n - nodes_.data())); }
+
+  Node& push(const char* name, BackwardFn backward, Index rows, Index cols) {
+    nodes_.push_back(Node{name, backward, nullptr, nullptr, nullptr, rows, cols, 0, {-1, -1, -1}, S(0), false, false, false});
+    return nodes_.back();
+  }
+
+  Var<S> leaf(const char* name, const Eigen::Ref<const Matrix<S>>& m, bool needs_grad) {
+    Node& n = push(name, nullptr, m.rows(), m.cols());
+    n.value = arena_.template allocate_array<S>(std::size_t(m.size()));
+    View<S>(n.value, m.rows(), m.cols()) = m;
+    n.needs_grad = needs_grad;
+    return handle(n);
+  }
+
+  S* adjoint_storage(Node& n) {
+    if (!n.adjoint) n.adjoint = arena_.template allocate_array<S>(std::size_t(n.rows * n.cols));
+    return n.adjoint;
+  }
+
+  std::vector<Node> nodes_;
+  Arena arena_;
+  bool check_finite_ = false;
+};
+
+}  // namespace latent::inline v0

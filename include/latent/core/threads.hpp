@@ -1,0 +1,28 @@
+#pragma once
+/// @file
+/// How many threads latent's GEMMs and elementwise loops may use.
+
+#include <algorithm>
+
+#include <Eigen/Core>
+
+namespace latent::inline v0 {
+namespace detail {
+inline int& thread_count() noexcept {
+  static int n = 1;
+  return n;
+}
+}  // namespace detail
+
+/// Sets the number of threads latent (and Eigen's own products) may use; at least 1. Threads
+/// need the program to be built with OpenMP (`-fopenmp`, CMake `OpenMP::OpenMP_CXX`); without it
+/// everything runs on one thread. Results are bit-identical for a given seed and thread count.
+inline void set_num_threads(int n) noexcept {
+  detail::thread_count() = std::max(1, n);
+  Eigen::setNbThreads(detail::thread_count());
+}
+
+/// The number of threads set by `set_num_threads` (1 by default).
+inline int num_threads() noexcept { return detail::thread_count(); }
+
+}  // namespace latent::inline v0
