@@ -79,6 +79,8 @@ TEST_CASE("a truncated or corrupt gzip file is a FormatError naming the file", "
   bytes.push_back(42);
   latent_test::write_plain(bad, bytes);
   CHECK_THROWS_WITH(latent::read_idx_images(bad), Contains("trailing bytes"));
+  // Found by the fuzzer: the bare magic number once read the trailer from before the buffer.
+  CHECK_THROWS_WITH(latent::gunzip(Bytes{0x1f, 0x8b}, "two.gz"), Contains("two.gz: truncated gzip"));
 }
 #else
 TEST_CASE("without zlib a gzip file is a FormatError saying so", "[data]") {
@@ -100,6 +102,8 @@ TEST_CASE("malformed IDX data is a FormatError naming the source and the problem
   longer.push_back(0);
   CHECK_THAT(format_error(parse_images, longer), Contains("trailing data"));
   CHECK_THAT(format_error(parse_images, idx_bytes({2, 0, 5}, {})), Contains("zero-sized images"));
+  // Found by the fuzzer: no images of 0xFBFCFDFC x 0xFBFAF9EE pixels overflowed rows * cols.
+  CHECK_THAT(format_error(parse_images, idx_bytes({0, 0xFBFCFDFC, 0xFBFAF9EE}, {})), Contains("too large images"));
 }
 
 TEST_CASE("hostile 0xFFFFFFFF dimensions are rejected before any allocation", "[data]") {

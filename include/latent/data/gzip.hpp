@@ -47,8 +47,11 @@ inline constexpr bool has_zlib =
   // The trailer's ISIZE (size mod 2^32) is only a hint from untrusted data; deflate never expands
   // more than 1032:1, so the reservation is also capped by what the input can possibly produce.
   const auto n = bytes.size();
-  const std::uint64_t isize = std::uint64_t(bytes[n - 4]) | std::uint64_t(bytes[n - 3]) << 8 |
-                              std::uint64_t(bytes[n - 2]) << 16 | std::uint64_t(bytes[n - 1]) << 24;
+  // A gzip member is at least 18 bytes (10 header, 8 trailer); shorter input is left to inflate
+  // to report as truncated.
+  const std::uint64_t isize = n < 18 ? 0
+                                     : std::uint64_t(bytes[n - 4]) | std::uint64_t(bytes[n - 3]) << 8 |
+                                           std::uint64_t(bytes[n - 2]) << 16 | std::uint64_t(bytes[n - 1]) << 24;
   out.reserve(std::size_t(std::min<std::uint64_t>(isize, 1032 * std::uint64_t(n))));
 
   z_stream zs{};

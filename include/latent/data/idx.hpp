@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -86,12 +87,14 @@ struct IdxHeader {
 [[nodiscard]] inline Uint8Dataset parse_idx_images(std::span<const std::uint8_t> bytes,
                                                    const std::string& where) {
   const IdxHeader h = parse_idx_header(bytes, where, 3);
-  const Index pixels = Index(h.dims[1]) * Index(h.dims[2]);
-  if (pixels == 0)
-    throw FormatError(where, "zero-sized images (" + std::to_string(h.dims[1]) + " x " +
-                                 std::to_string(h.dims[2]) + ")");
+  // With N = 0 the data size does not bound rows x cols, so bound it here (2^31 - 1 pixels keeps
+  // every later index computation in range).
+  const std::uint64_t pixels = std::uint64_t(h.dims[1]) * h.dims[2];
+  if (pixels == 0 || pixels > std::uint64_t(std::numeric_limits<std::int32_t>::max()))
+    throw FormatError(where, std::string(pixels ? "too large" : "zero-sized") + " images (" +
+                                 std::to_string(h.dims[1]) + " x " + std::to_string(h.dims[2]) + ")");
   Uint8Dataset d;
-  d.features.resize(pixels, Index(h.dims[0]));
+  d.features.resize(Index(pixels), Index(h.dims[0]));
   // IDX stores image after image, each row-major: that is already column-major `pixels x N`.
   if (d.features.size() > 0) std::memcpy(d.features.data(), bytes.data() + h.data_offset, std::size_t(d.features.size()));
   return d;
