@@ -2,6 +2,9 @@
 /// @file
 /// Everything in latent except the opt-in `io/` headers (checkpoints, images, plots).
 
+#include "latent/autodiff.hpp"
 #include "latent/core.hpp"
 #include "latent/data.hpp"
+#include "latent/layers.hpp"
+#include "latent/losses.hpp"
 #include "latent/train/progress.hpp"

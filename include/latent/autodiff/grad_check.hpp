@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -43,6 +44,55 @@ struct GradCheckResult {
   }
 };
 
+namespace detail {
+
+// Compares `analytic[k]` with five-point central differences of `projected()` with respect to
+// every entry of `*xs[k]`, which it perturbs in place and restores; the worst entry goes into
+// `result`.
+inline void compare_with_finite_differences(const std::vector<Matrix<double>*>& xs,
+                                            const std::vector<Matrix<double>>& analytic,
+                                            const std::function<double()>& projected, const GradCheckOptions& options,
+                                            GradCheckResult& result) {
+  const double h = options.step;
+  const double offsets[4] = {2 * h, h, -h, -2 * h};
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    Matrix<double>& x = *xs[k];
+    for (Index j = 0; j < x.cols(); ++j) {
+      for (Index i = 0; i < x.rows(); ++i) {
+        const double x0 = x(i, j);
+        double fx[4];
+        for (int o = 0; o < 4; ++o) {
+          x(i, j) = x0 + offsets[o];
+          fx[o] = projected();
+        }
+        x(i, j) = x0;
+        const double numeric = (-fx[0] + 8 * fx[1] - 8 * fx[2] + fx[3]) / (12 * h);
+        const double a = analytic[k](i, j);
+        double err = std::abs(a - numeric) / std::max(std::abs(a) + std::abs(numeric), options.floor);
+        if (!std::isfinite(err)) err = INFINITY;
+        if (err > result.max_rel_error || (err == INFINITY && result.max_rel_error != INFINITY)) {
+          result.max_rel_error = err;
+          result.input = k;
+          result.row = i;
+          result.col = j;
+          result.analytic = a;
+          result.numeric = numeric;
+        }
+      }
+    }
+  }
+}
+
+// The fixed random weights R that turn an output Y into the scalar sum(Y .* R); ones for 1x1.
+inline Matrix<double> projection(Index rows, Index cols, std::uint64_t seed) {
+  Matrix<double> r(rows, cols);
+  Rng(seed).fill_normal(r);
+  if (rows == 1 && cols == 1) r.setOnes();
+  return r;
+}
+
+}  // namespace detail
+
 /// Checks the gradient of `f` with respect to every entry of every input.
 ///
 /// `f(Tape<double>&, std::span<const Var<double>>) -> Var<double>` records a computation on the
@@ -62,46 +112,49 @@ GradCheckResult grad_check(F&& f, const std::vector<Matrix<double>>& inputs, con
     return f(tape, std::span<const Var<double>>(vars));
   };
 
-  // Analytic gradients of the projected output.
   const Var<double> y = run(inputs, true);
   GradCheckResult result;
   result.op = tape.name(y);
-  Matrix<double> r(y.rows(), y.cols());
-  Rng(options.seed).fill_normal(r);
-  if (y.rows() == 1 && y.cols() == 1) r.setOnes();
+  const Matrix<double> r = detail::projection(y.rows(), y.cols(), options.seed);
   tape.backward(sum(mul(y, tape.constant(r))));
   std::vector<Matrix<double>> analytic;
   for (const auto& v : vars) analytic.emplace_back(v.grad());
 
-  // Numeric gradients, entry by entry.
   std::vector<Matrix<double>> xs = inputs;
-  const auto projected = [&] { return run(xs, false).value().cwiseProduct(r).sum(); };
-  const double h = options.step;
-  for (std::size_t k = 0; k < xs.size(); ++k) {
-    for (Index j = 0; j < xs[k].cols(); ++j) {
-      for (Index i = 0; i < xs[k].rows(); ++i) {
-        const double x0 = xs[k](i, j);
-        double fx[4];
-        const double offsets[4] = {2 * h, h, -h, -2 * h};
-        for (int o = 0; o < 4; ++o) {
-          xs[k](i, j) = x0 + offsets[o];
-          fx[o] = projected();
-        }
-        xs[k](i, j) = x0;
-        const double numeric = (-fx[0] + 8 * fx[1] - 8 * fx[2] + fx[3]) / (12 * h);
-        const double a = analytic[k](i, j);
-        const double err = std::abs(a - numeric) / std::max(std::abs(a) + std::abs(numeric), options.floor);
-        if (err > result.max_rel_error || !std::isfinite(err)) {
-          result.max_rel_error = std::isfinite(err) ? err : INFINITY;
-          result.input = k;
-          result.row = i;
-          result.col = j;
-          result.analytic = a;
-          result.numeric = numeric;
-        }
-      }
-    }
+  std::vector<Matrix<double>*> pointers;
+  for (auto& x : xs) pointers.push_back(&x);
+  detail::compare_with_finite_differences(
+      pointers, analytic, [&] { return run(xs, false).value().cwiseProduct(r).sum(); }, options, result);
+  return result;
+}
+
+/// Checks the gradient of `f(Tape<double>&) -> Var<double>` with respect to named parameters
+/// (`module.named_parameters()` of a double module: pairs of a name and a pointer to something
+/// with `.value` and `.grad`). The forward must be deterministic (fixed noise). The result names
+/// the parameter holding the worst entry (in `op`) and its position in the list (`input`).
+template <class F, class P>
+GradCheckResult grad_check_parameters(F&& f, const std::vector<std::pair<std::string, P*>>& parameters,
+                                      const GradCheckOptions& options = {}) {
+  Tape<double> tape;
+  for (auto& [name, p] : parameters) p->grad.setZero();
+  const Var<double> y = f(tape);
+  const Matrix<double> r = detail::projection(y.rows(), y.cols(), options.seed);
+  tape.backward(sum(mul(y, tape.constant(r))));
+  std::vector<Matrix<double>> analytic;
+  std::vector<Matrix<double>*> values;
+  for (auto& [name, p] : parameters) {
+    analytic.push_back(p->grad);
+    values.push_back(&p->value);
   }
+  GradCheckResult result;
+  detail::compare_with_finite_differences(
+      values, analytic,
+      [&] {
+        tape.clear();
+        return f(tape).value().cwiseProduct(r).sum();
+      },
+      options, result);
+  if (!parameters.empty()) result.op = parameters[result.input].first;
   return result;
 }
 

@@ -66,6 +66,17 @@ struct ShiftOp {
   static auto derivative(const auto& a, const auto&, auto s) { return a.Constant(a.rows(), a.cols(), decltype(s)(1)); }
 };
 
+// clamp_probability(a, eps) = min(max(a, eps), 1 - eps): gradient 1 strictly inside, 0 where
+// clamped (as torch.clamp).
+struct ClampProbabilityOp {
+  static constexpr const char* name = "clamp_probability";
+  static auto forward(const auto& a, auto eps) { return a.max(eps).min(1 - eps); }
+  static auto derivative(const auto& a, const auto&, auto eps) {
+    using T = decltype(eps);
+    return ((a > eps) && (a < 1 - eps)).template cast<T>();
+  }
+};
+
 // Binary ops: G is the output adjoint.
 // a + b: da += G, db += G.      a - b: da += G, db -= G.
 // a .* b: da += G .* b, db += G .* a.      a ./ b: da += G ./ b, db -= G .* out ./ b.
@@ -164,6 +175,13 @@ Var<S> sqrt(Var<S> a) {
 template <class S>
 Var<S> abs(Var<S> a) {
   return detail::unary<detail::AbsOp>(a);
+}
+
+/// `a` clamped to [eps, 1 - eps], for probabilities about to meet a log; gradient 0 where
+/// clamped.
+template <class S>
+Var<S> clamp_probability(Var<S> a, std::type_identity_t<S> eps) {
+  return detail::unary<detail::ClampProbabilityOp>(a, eps);
 }
 
 /// `a + b`.

@@ -25,6 +25,11 @@ void rowwise_sum_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
   t.accumulate(a, t.adjoint_of(id).replicate(1, a.cols()));
 }
+// out = c 1^T:  dc += G 1.
+template <class S>
+void broadcast_cols_backward(Tape<S>& t, std::int32_t id) {
+  t.accumulate(t.input(t.at(id), 0), t.adjoint_of(id).rowwise().sum());
+}
 // l_j = log sum_i exp(a_ij):  da_ij += g_j softmax_j(a)_i = g_j exp(a_ij - l_j).
 template <class S>
 void colwise_logsumexp_backward(Tape<S>& t, std::int32_t id) {
@@ -75,6 +80,16 @@ Var<S> rowwise_sum(Var<S> a) {
   const Var<S> out = t.record("rowwise_sum", detail::rowwise_sum_backward<S>, a.rows(), 1, {a});
   t.value_of(out) = a.value().rowwise().sum();
   t.finish(out);
+  return out;
+}
+
+/// A column (rows x 1) repeated into `cols` columns: the adjoint of `rowwise_sum`.
+template <class S>
+Var<S> broadcast_cols(Var<S> column, Index cols) {
+  if (column.cols() != 1) throw ShapeError("broadcast_cols", "expects a column but got " + detail::shape_of(column));
+  Tape<S>& t = column.tape();
+  const Var<S> out = t.record("broadcast_cols", detail::broadcast_cols_backward<S>, column.rows(), cols, {column});
+  t.value_of(out) = column.value().replicate(1, cols);
   return out;
 }
 

@@ -1,0 +1,9 @@
+#pragma once
+/// @file
+/// latent's losses (namespace `latent::losses`): reconstruction likelihoods, KL divergences,
+/// penalties. Units: nats per example unless a `Reduction` says otherwise.
+
+#include "latent/losses/divergence.hpp"
+#include "latent/losses/penalty.hpp"
+#include "latent/losses/reconstruction.hpp"
+#include "latent/losses/reduction.hpp"
