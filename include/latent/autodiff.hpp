@@ -9,5 +9,6 @@
 #include "latent/autodiff/ops/linear.hpp"
 #include "latent/autodiff/ops/reduce.hpp"
 #include "latent/autodiff/ops/rows.hpp"
+#include "latent/autodiff/ops/shape.hpp"
 #include "latent/autodiff/tape.hpp"
 #include "latent/core.hpp"

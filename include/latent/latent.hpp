@@ -7,4 +7,5 @@
 #include "latent/data.hpp"
 #include "latent/layers.hpp"
 #include "latent/losses.hpp"
+#include "latent/models.hpp"
 #include "latent/train/progress.hpp"

@@ -119,3 +119,15 @@ TEST_CASE("bce_with_logits stays finite for extreme logits", "[autodiff]") {
   CHECK(l.value()(0, 0) == Approx(2e4f).epsilon(1e-6));
   t.backward(sum(l));
 }
+
+TEST_CASE("repeat_cols and reshape", "[autodiff][gradcheck]") {
+  check_on_all_shapes("repeat_cols", [](auto&, auto v) { return repeat_cols(v[0], 3); }, same_shape({Domain::any}));
+  check_on_all_shapes("reshape", [](auto&, auto v) { return reshape(exp(v[0]), v[0].cols(), v[0].rows()); },
+                      same_shape({Domain::any}));
+  // k samples per example regroup into one column per example.
+  latent::Tape<double> t;
+  Md a(1, 2);
+  a << 1, 2;
+  const Md r = reshape(repeat_cols(t.constant(a), 3), 3, 2).value();
+  CHECK(r == (Md(3, 2) << 1, 2, 1, 2, 1, 2).finished());
+}

@@ -1,0 +1,91 @@
+#pragma once
+// A small command-line parser for the examples: `--name value`, `--name=value` and bare boolean
+// `--name`; `--help` lists every flag with its default. Unknown flags and bad values are errors
+// that name the flag.
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace examples {
+
+class Flags {
+ public:
+  Flags(int argc, char** argv, std::string summary) : program_(argv[0]), summary_(std::move(summary)) {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "' (flags start with --)");
+      arg = arg.substr(2);
+      if (const auto eq = arg.find('='); eq != std::string::npos) {
+        given_[arg.substr(0, eq)] = arg.substr(eq + 1);
+      } else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+        given_[arg] = argv[++i];
+      } else {
+        given_[arg] = "true";
+      }
+    }
+  }
+
+  /// The value of --name, or `fallback`; `help` is shown by --help.
+  template <class T>
+  T get(const std::string& name, T fallback, const std::string& help) {
+    std::ostringstream def;
+    def << std::boolalpha << fallback;
+    known_.push_back({name, def.str(), help});
+    const auto it = given_.find(name);
+    if (it == given_.end()) return fallback;
+    const std::string text = it->second;
+    given_.erase(it);
+    return parse<T>(name, text);
+  }
+
+  /// A comma-separated list of integers, e.g. --hidden 512,256.
+  std::vector<long> get_list(const std::string& name, const std::string& fallback, const std::string& help) {
+    const std::string text = get<std::string>(name, fallback, help);
+    std::vector<long> out;
+    std::stringstream ss(text);
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(parse<long>(name, item));
+    return out;
+  }
+
+  /// Prints the usage and exits for --help; throws for flags nobody asked for.
+  void finish() {
+    if (given_.count("help")) {
+      std::cout << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags:\n";
+      for (const auto& f : known_) std::cout << "  --" << f.name << " (default " << f.fallback << ")\n      " << f.help << "\n";
+      std::exit(0);
+    }
+    if (!given_.empty()) throw std::invalid_argument("unknown flag --" + given_.begin()->first + " (see --help)");
+  }
+
+ private:
+  template <class T>
+  static T parse(const std::string& name, const std::string& text) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      return text;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (text == "true" || text == "1") return true;
+      if (text == "false" || text == "0") return false;
+      throw std::invalid_argument("--" + name + " expects true or false, got '" + text + "'");
+    } else {
+      std::istringstream in(text);
+      T value{};
+      in >> value;
+      if (!in || !in.eof()) throw std::invalid_argument("--" + name + " expects a number, got '" + text + "'");
+      return value;
+    }
+  }
+
+  struct Known {
+    std::string name, fallback, help;
+  };
+  std::string program_, summary_;
+  std::map<std::string, std::string> given_;
+  std::vector<Known> known_;
+};
+
+}  // namespace examples

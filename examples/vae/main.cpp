@@ -1,0 +1,234 @@
+// Trains the classic VAE of the lecture on Fashion-MNIST and shows what it learned.
+//
+// Defaults are the reference model: 784-400-20 encoder, 20-400-784 decoder, ReLU, Bernoulli
+// decoder from logits on pixel intensities in [0, 1], one Monte Carlo sample, Adam lr 1e-3,
+// batch 128, 10 epochs, seed 1. Prints one line per epoch, then the importance-weighted bound
+// on the first test images, and writes PNGs into --out.
+
+#include <latent/io.hpp>
+#include <latent/latent.hpp>
+#include <latent/optim.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include "common/flags.hpp"
+
+namespace {
+
+using latent::Index;
+using M = latent::Matrix<float>;
+
+struct Config {
+  int epochs, batch, latent, samples, eval_k, eval_images, threads;
+  std::vector<long> hidden;
+  double lr, beta, warmup, free_bits;
+  bool iwae_train, cvae;
+  std::uint64_t seed;
+  std::string data, out, likelihood;
+};
+
+Config parse(int argc, char** argv) {
+  examples::Flags f(argc, argv, "Train a variational autoencoder on Fashion-MNIST.");
+  Config c{};
+  c.epochs = f.get("epochs", 10, "passes over the 60000 training images");
+  c.batch = f.get("batch", 128, "examples per Adam step");
+  c.hidden = f.get_list("hidden", "400", "hidden widths of the encoder (the decoder mirrors them), e.g. 512,256");
+  c.latent = f.get("latent", 20, "D, dimension of z (2 also draws the latent scatter and manifold)");
+  c.lr = f.get("lr", 1e-3, "Adam learning rate");
+  c.beta = f.get("beta", 1.0, "weight of the KL term (beta-VAE)");
+  c.samples = f.get("samples", 1, "Monte Carlo samples of z per example (k of --iwae-train)");
+  c.warmup = f.get("warmup", 0.0, "epochs of linear KL warm-up from 0 to beta");
+  c.free_bits = f.get("free-bits", 0.0, "nats per latent dimension below which the KL exerts no pull");
+  c.iwae_train = f.get("iwae-train", false, "train on the IWAE bound with --samples samples instead of the ELBO");
+  c.cvae = f.get("cvae", false, "conditional VAE: the class label joins encoder and decoder inputs");
+  c.likelihood = f.get<std::string>("likelihood", "bernoulli", "decoder likelihood: bernoulli or gaussian");
+  c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
+  c.threads = f.get("threads", int(std::max(1u, std::thread::hardware_concurrency())), "threads for GEMMs");
+  c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
+  c.out = f.get<std::string>("out", "vae-out", "folder for the PNGs");
+  c.eval_k = f.get("eval-k", 100, "importance samples of the final log-likelihood bound");
+  c.eval_images = f.get("eval-images", 2000, "test images in the final log-likelihood bound");
+  f.finish();
+  return c;
+}
+
+// Writes the one-hot code of `labels` into y (classes x batch), reusing y's storage.
+void fill_one_hot(M& y, const std::vector<int>& labels) {
+  y.setZero(10, Index(labels.size()));
+  for (std::size_t j = 0; j < labels.size(); ++j) y(labels[j], Index(j)) = 1.0f;
+}
+
+// Inverse of the standard normal CDF by bisection on erfc; for the manifold grid's quantiles.
+double normal_quantile(double p) {
+  double lo = -10, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+struct TestScore {
+  double total = 0, recon = 0, kl = 0;
+};
+
+// The negative ELBO on a whole dataset, z sampled (one draw per image), nats per image.
+TestScore evaluate(latent::Vae<float>& vae, const latent::Uint8Dataset& data, bool cvae, latent::Rng& rng) {
+  latent::Batcher<float> batches(data, {.batch_size = 1000});
+  batches.start_epoch_in_order();
+  latent::Tape<float> tape;
+  M y;
+  TestScore s;
+  while (batches.next()) {
+    tape.clear();
+    std::optional<latent::Var<float>> labels;
+    if (cvae) {
+      fill_one_hot(y, batches.labels());
+      labels = tape.constant(y);
+    }
+    const auto e = vae.elbo(tape, tape.constant(batches.features()), rng, {}, labels);
+    const double n = double(batches.features().cols());
+    s.total += e.total.item() * n;
+    s.recon += e.recon.item() * n;
+    s.kl += e.kl.item() * n;
+  }
+  const double n = double(data.size());
+  return {s.total / n, s.recon / n, s.kl / n};
+}
+
+void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, const Config& c, latent::Rng& rng,
+                    const std::vector<double>& train_curve, const std::vector<double>& test_curve) {
+  namespace fs = std::filesystem;
+  const fs::path out(c.out);
+  fs::create_directories(out);
+  const M x = latent::to_unit<float>(test).features;
+  M y;
+  if (c.cvae) fill_one_hot(y, test.labels);
+
+  // 64 draws from the prior; for a conditional VAE, one row of 8 per class.
+  M samples(784, c.cvae ? 80 : 64);
+  if (c.cvae)
+    for (int k = 0; k < 10; ++k) samples.middleCols(8 * k, 8) = vae.sample(8, rng, k);
+  else
+    samples = vae.sample(64, rng);
+  latent::write_png(latent::image_grid(samples, 28, 28, {.columns = 8}), out / "samples.png");
+
+  // Test images over their reconstructions.
+  const M originals = x.leftCols(16);
+  const M recon = vae.reconstruct(originals, rng, c.cvae ? M(y.leftCols(16)) : M());
+  latent::write_png(latent::image_rows<float>({originals, recon}, 28, 28, {.columns = 16}), out / "reconstructions.png");
+
+  // Morphing between pairs of test images, linear then spherical, through their posterior means.
+  const Index steps = 10, pairs = 4;
+  const M mu = vae.encode(x.leftCols(2 * pairs), c.cvae ? M(y.leftCols(2 * pairs)) : M()).first;
+  M strip(784, 2 * pairs * steps);
+  for (Index p = 0; p < pairs; ++p)
+    for (int how = 0; how < 2; ++how) {
+      const auto mode = how == 0 ? latent::Interpolation::linear : latent::Interpolation::spherical;
+      std::optional<int> label;
+      if (c.cvae) label = test.labels[std::size_t(2 * p)];
+      strip.middleCols((2 * p + how) * steps, steps) = vae.interpolate(mu.col(2 * p), mu.col(2 * p + 1), steps, mode, label);
+    }
+  latent::write_png(latent::image_grid(strip, 28, 28, {.columns = int(steps)}), out / "interpolation.png");
+
+  latent::write_png(latent::loss_curve(train_curve, test_curve), out / "loss.png");
+
+  if (c.latent == 2) {
+    const M z = vae.encode(x, c.cvae ? y : M()).first;
+    latent::write_png(latent::scatter_plot(z, test.labels, {.title = "test set in latent space (posterior means)", .x_label = "z1", .y_label = "z2"},
+                                           latent::fashion_mnist_classes),
+                      out / "latent_scatter.png");
+    // The decoded manifold: a 20 x 20 grid of z at Gaussian quantiles 0.05 .. 0.95.
+    const int n = 20;
+    M grid(2, n * n);
+    for (int r = 0; r < n; ++r)
+      for (int col = 0; col < n; ++col)
+        grid.col(r * n + col) << float(normal_quantile(0.05 + 0.9 * col / (n - 1))), float(normal_quantile(0.95 - 0.9 * r / (n - 1)));
+    std::vector<int> zero(std::size_t(n * n), 0);
+    latent::write_png(latent::image_grid(vae.decode(grid, c.cvae ? latent::one_hot<float>(zero, 10) : M()), 28, 28, {.columns = n, .border = 1}),
+                      out / "manifold.png");
+  }
+}
+
+int run(const Config& c) {
+  latent::set_num_threads(c.threads);
+  latent::Rng rng(c.seed);
+  const auto train = latent::fashion_mnist(latent::Split::train, c.data);
+  const auto test = latent::fashion_mnist(latent::Split::test, c.data);
+
+  latent::Vae<float> vae({.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()), .latent = c.latent,
+                          .likelihood = latent::parse_likelihood(c.likelihood), .classes = c.cvae ? 10 : 0},
+                         rng);
+  latent::Adam<float> opt(vae.parameters(), {.lr = c.lr});
+  latent::Batcher<float> batches(train, {.batch_size = c.batch});
+  latent::Tape<float> tape;
+  latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
+  std::cerr << "vae: " << vae.num_parameters() << " parameters, " << train.size() << " training images, " << c.threads
+            << " threads\n";
+
+  std::vector<double> train_curve, test_curve;
+  const double warmup_steps = c.warmup * double(batches.batches_per_epoch());
+  long step = 0;
+  M y;
+  std::cout << std::fixed << std::setprecision(2);
+  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
+    progress.start_epoch(epoch);
+    batches.start_epoch(rng);
+    double loss_sum = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (batches.next()) {
+      tape.clear();
+      opt.zero_grad();
+      const auto x = tape.constant(batches.features());
+      std::optional<latent::Var<float>> labels;
+      if (c.cvae) {
+        fill_one_hot(y, batches.labels());
+        labels = tape.constant(y);
+      }
+      const double beta = warmup_steps > 0 ? c.beta * std::min(1.0, double(++step) / warmup_steps) : c.beta;
+      const auto loss = c.iwae_train ? vae.iwae(tape, x, rng, c.samples, labels)
+                                     : vae.elbo(tape, x, rng, {.samples = c.samples, .beta = beta, .free_bits = c.free_bits}, labels).total;
+      tape.backward(loss);
+      opt.step();
+      const double n = double(x.cols());
+      loss_sum += loss.item() * n;
+      progress.step(loss.item(), x.cols());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const TestScore s = evaluate(vae, test, c.cvae, rng);
+    train_curve.push_back(loss_sum / double(train.size()));
+    test_curve.push_back(s.total);
+    progress.end_epoch("");
+    std::cout << "epoch=" << epoch << " train_loss=" << train_curve.back() << " test_loss=" << s.total
+              << " test_recon=" << s.recon << " test_kl=" << s.kl << " seconds=" << seconds << std::endl;
+  }
+
+  const Index images = std::min<Index>(c.eval_images, Index(test.size()));
+  const M x_eval = latent::to_unit<float>(test).features.leftCols(images);
+  M y_eval;
+  if (c.cvae) y_eval = latent::one_hot<float>(std::span<const int>(test.labels).first(std::size_t(images)), 10);
+  const double nll = -double(vae.log_likelihood(x_eval, c.eval_k, rng, y_eval).template cast<double>().mean());
+  std::cout << "iwae k=" << c.eval_k << " images=" << images << " test_nll=" << nll << std::endl;
+  std::cout << "active_units=" << vae.active_units(latent::to_unit<float>(test).features, 0.01, c.cvae ? latent::one_hot<float>(test.labels, 10) : M())
+            << " of " << c.latent << std::endl;
+
+  write_pictures(vae, test, c, rng, train_curve, test_curve);
+  std::cout << "pictures in " << c.out << "/" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse(argc, argv));
+  } catch (const std::exception& e) {
+    std::cerr << "vae: " << e.what() << "\n";
+    return 1;
+  }
+}

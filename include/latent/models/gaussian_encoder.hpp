@@ -1,0 +1,84 @@
+#pragma once
+/// @file
+/// `GaussianEncoder`: q(z | x) = N(mu(x), diag(exp(logvar(x)))) from an MLP trunk and one shared
+/// head GEMM split into mu and log-variance.
+
+#include <optional>
+#include <vector>
+
+#include "latent/autodiff/ops/rows.hpp"
+#include "latent/layers/mlp.hpp"
+#include "latent/losses/reconstruction.hpp"
+
+namespace latent::inline v0 {
+
+/// Options of `GaussianEncoder`.
+struct GaussianEncoderOptions {
+  Index input = 0;                         ///< features of x (plus classes for a conditional VAE)
+  std::vector<Index> hidden = {};          ///< trunk widths; empty: the heads read x directly
+  Index latent = 0;                        ///< D, the dimension of z
+  Activation activation = Activation::relu;  ///< after every trunk layer
+  double min_logvar = -30.0;               ///< soft lower bound of the log-variance
+  double max_logvar = 20.0;                ///< soft upper bound: exp(logvar / 2) stays finite in float
+  LinearOptions linear = {};               ///< bias and init of every layer
+};
+
+/// The two Vars of q(z | x): each latent x batch.
+template <class S>
+struct GaussianParams {
+  Var<S> mu;      ///< the mean
+  Var<S> logvar;  ///< log sigma^2, soft-clamped
+};
+
+/// The VAE's probabilistic encoder q(z | x) = N(mu, diag(sigma^2)). The mu and log-variance
+/// heads are one Linear of 2D outputs (one GEMM), split by rows. The log-variance is clamped
+/// softly into [min_logvar, max_logvar], where exp cannot overflow. Children: "trunk", "head".
+template <class S>
+class GaussianEncoder : public Module<S> {
+ public:
+  /// Throws `ShapeError` for non-positive sizes.
+  GaussianEncoder(const GaussianEncoderOptions& options, Rng& rng)
+      : head_(options.hidden.empty() ? options.input : options.hidden.back(), 2 * options.latent, rng, options.linear),
+        latent_(options.latent),
+        min_logvar_(options.min_logvar),
+        max_logvar_(options.max_logvar) {
+    if (!options.hidden.empty()) {
+      std::vector<Index> sizes{options.input};
+      sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
+      trunk_.emplace(MlpOptions{.sizes = sizes, .hidden = options.activation, .output = options.activation,
+                                .linear = options.linear},
+                     rng);
+    }
+  }
+
+  /// mu and log-variance of q(z | x) for the columns of x.
+  GaussianParams<S> encode(Tape<S>& tape, Var<S> x) {
+    const Var<S> h = head_.forward(tape, trunk_ ? trunk_->forward(tape, x) : x);
+    return {slice_rows(h, 0, latent_), losses::soft_clamp(slice_rows(h, latent_, latent_), min_logvar_, max_logvar_)};
+  }
+
+  /// mu stacked on the (clamped) log-variance: 2D x batch.
+  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+    const auto q = encode(tape, x);
+    return concat_rows(q.mu, q.logvar);
+  }
+
+  /// D.
+  [[nodiscard]] Index latent() const noexcept { return latent_; }
+  /// Features the encoder reads.
+  [[nodiscard]] Index in_features() const noexcept { return trunk_ ? trunk_->in_features() : head_.in_features(); }
+
+ protected:
+  void visit_children(const typename Module<S>::ChildVisitor& f) override {
+    if (trunk_) f("trunk", *trunk_);
+    f("head", head_);
+  }
+
+ private:
+  std::optional<Mlp<S>> trunk_;
+  Linear<S> head_;
+  Index latent_;
+  double min_logvar_, max_logvar_;
+};
+
+}  // namespace latent::inline v0

@@ -1,0 +1,337 @@
+#pragma once
+/// @file
+/// `Vae`: the variational autoencoder of the lecture. q(z | x) = N(mu, diag(sigma^2)) from a
+/// `GaussianEncoder`, p(x | z) from a `Decoder`, prior p(z) = N(0, I), trained by maximising
+/// the ELBO estimated by Monte Carlo with the reparameterization trick.
+
+#include <cmath>
+#include <memory>
+#include <numbers>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "latent/autodiff/ops/reduce.hpp"
+#include "latent/autodiff/ops/shape.hpp"
+#include "latent/losses/reduction.hpp"
+#include "latent/models/decoder.hpp"
+#include "latent/models/gaussian_encoder.hpp"
+
+namespace latent::inline v0 {
+
+/// Options of `Vae`. The defaults are the classic reference model: 784-400-20 encoder,
+/// 20-400-784 decoder, ReLU, Bernoulli decoder from logits.
+struct VaeOptions {
+  Index input = 784;                              ///< F, features of x
+  std::vector<Index> hidden = {400};              ///< hidden widths (decoder mirrors them)
+  Index latent = 20;                              ///< D, dimension of z
+  Activation activation = Activation::relu;       ///< hidden activation
+  Likelihood likelihood = Likelihood::bernoulli;  ///< p(x | z)
+  double sigma = 1.0;                             ///< Gaussian: fixed standard deviation
+  bool learn_variance = false;                    ///< Gaussian: learn a per-feature log-variance instead
+  Index classes = 0;                              ///< > 0: conditional VAE on one-hot labels of this many classes
+  LinearOptions linear = {};                      ///< bias and init of every layer
+};
+
+/// Options of one ELBO evaluation.
+struct ElboOptions {
+  Index samples = 1;       ///< L, Monte Carlo samples of z per example
+  double beta = 1.0;       ///< weight of the KL term (beta-VAE; a warm-up ramps it from 0)
+  double free_bits = 0.0;  ///< lambda: each latent dimension's batch-mean KL counts as at least lambda nats
+};
+
+/// The ELBO split into its terms, each 1x1 in nats per example (summed over features and latent
+/// dimensions, averaged over the batch).
+template <class S>
+struct Elbo {
+  Var<S> total;  ///< the loss to minimise: recon + beta * KL (KL after free bits)
+  Var<S> recon;  ///< -E_q[log p(x | z)], estimated with L samples
+  Var<S> kl;     ///< KL(q(z | x) || p(z)), in closed form
+};
+
+/// How `Vae::interpolate` walks between two codes.
+enum class Interpolation {
+  linear,     ///< (1 - t) a + t b
+  spherical,  ///< slerp: along the great circle, keeping the norm typical of N(0, I) samples
+};
+
+/// One-hot columns (classes x n) of integer labels in [0, classes); throws `Error` otherwise.
+template <class S>
+Matrix<S> one_hot(std::span<const int> labels, Index classes) {
+  Matrix<S> y = Matrix<S>::Zero(classes, Index(labels.size()));
+  for (std::size_t j = 0; j < labels.size(); ++j) {
+    if (labels[j] < 0 || labels[j] >= classes)
+      throw Error("one_hot", "label " + std::to_string(labels[j]) + " at " + std::to_string(j) + " is outside 0.." +
+                                 std::to_string(classes - 1));
+    y(labels[j], Index(j)) = S(1);
+  }
+  return y;
+}
+
+/// The variational autoencoder. Children "encoder" and "decoder".
+///
+/// On a tape (training): `elbo`, `iwae`, `log_weights`. Without a tape (evaluation, using an
+/// internal scratch tape; no gradients): `encode`, `decode`, `sample`, `reconstruct`,
+/// `interpolate`, `log_likelihood`, `active_units`. Inputs are `features x batch`. A conditional
+/// VAE (`classes > 0`) takes one-hot labels (classes x batch) beside x everywhere; they join the
+/// encoder's input and the decoder's input.
+template <class S>
+class Vae : public Module<S> {
+ public:
+  /// Builds the encoder and decoder, initialised from `rng`.
+  Vae(const VaeOptions& options, Rng& rng)
+      : options_(options),
+        encoder_({.input = options.input + options.classes, .hidden = options.hidden, .latent = options.latent,
+                  .activation = options.activation, .linear = options.linear},
+                 rng),
+        decoder_({.latent = options.latent + options.classes,
+                  .hidden = std::vector<Index>(options.hidden.rbegin(), options.hidden.rend()),
+                  .output = options.input, .activation = options.activation, .likelihood = options.likelihood,
+                  .sigma = options.sigma, .learn_variance = options.learn_variance},
+                 rng),
+        noise_(rng.split(0x5ae)),
+        scratch_(std::make_unique<Tape<S>>()) {}
+
+  // --- on a tape ----------------------------------------------------------------------------
+
+  /// The negative ELBO of the lecture, estimated with L = `options.samples` draws per example:
+  /// `L_VAE = -E_q(z|x)[log p(x | z)] + beta KL(q(z | x) || p(z))`, z = mu + sigma .* eps,
+  /// eps ~ N(0, I) from `rng`. Terms in nats per example. `labels` (classes x batch, one-hot) for
+  /// a conditional VAE.
+  Elbo<S> elbo(Tape<S>& tape, Var<S> x, Rng& rng, const ElboOptions& options = {},
+               std::optional<Var<S>> labels = std::nullopt) {
+    check_input("elbo", x, labels);
+    const auto q = encoder_.encode(tape, with_labels(x, labels));
+    const Index L = options.samples;
+    const Var<S> z = reparameterize(repeat(q.mu, L), repeat(q.logvar, L), noise(tape, q.mu.rows(), q.mu.cols() * L, rng));
+    const Var<S> out = decoder_.forward(tape, with_labels(z, labels, L));
+    // The mean over all B L columns is the mean over examples of the mean over samples.
+    const Var<S> recon = mean(decoder_.negative_log_likelihood(tape, out, repeat(x, L)));
+    const Var<S> kl = mean(gaussian_kl(q.mu, q.logvar));
+    const Var<S> kl_term = options.free_bits > 0 ? free_bits_kl(q, options.free_bits) : kl;
+    require_finite("elbo", "reconstruction term", recon);
+    require_finite("elbo", "KL term", kl);
+    return {recon + scale(kl_term, S(options.beta)), recon, kl};
+  }
+
+  /// Log importance weights `log w_l = log p(x, z_l) - log q(z_l | x)` for k draws z_l ~ q(z | x)
+  /// per example: k x batch (column j holds example j's draws).
+  Var<S> log_weights(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) {
+    check_input("log_weights", x, labels);
+    const auto q = encoder_.encode(tape, with_labels(x, labels));
+    const Index D = q.mu.rows(), n = q.mu.cols() * k;
+    const Var<S> eps = noise(tape, D, n, rng);
+    const Var<S> logvar = repeat(q.logvar, k);
+    const Var<S> z = reparameterize(repeat(q.mu, k), logvar, eps);
+    const Var<S> log_px = -decoder_.negative_log_likelihood(tape, decoder_.forward(tape, with_labels(z, labels, k)), repeat(x, k));
+    // log p(z) - log q(z | x) = -|z|^2 / 2 + |eps|^2 / 2 + sum(logvar) / 2: z - mu = sigma .* eps,
+    // and the normalising constants of both Gaussians cancel.
+    eps_norm_.resize(1, n);
+    eps_norm_ = tape.value(eps).colwise().squaredNorm() * S(0.5);
+    const Var<S> log_ratio = tape.constant(eps_norm_) + scale(colwise_sum(square(z)) - colwise_sum(logvar), S(-0.5));
+    return reshape(log_px + log_ratio, k, q.mu.cols());
+  }
+
+  /// The negative importance-weighted bound (Burda et al. 2015), 1x1 in nats per example:
+  /// `-log (1/k) sum_l w_l`, computed as a log-sum-exp. k = 1 is the negative ELBO with the
+  /// KL estimated by sampling; the bound tightens towards -log p(x) as k grows.
+  Var<S> iwae(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) {
+    const Var<S> bound = shift(colwise_logsumexp(log_weights(tape, x, rng, k, labels)), -S(std::log(double(k))));
+    const Var<S> loss = -mean(bound);
+    require_finite("iwae", "importance-weighted bound", loss);
+    return loss;
+  }
+
+  /// The decoder's output (logits or mean) for one z ~ q(z | x) per example, drawn from the
+  /// model's own noise stream (seeded from the constructor's Rng). Prefer `elbo`, which takes
+  /// the Rng explicitly.
+  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+    const auto q = encoder_.encode(tape, x);
+    return decoder_.forward(tape, reparameterize(q.mu, q.logvar, noise(tape, q.mu.rows(), q.mu.cols(), noise_)));
+  }
+
+  // --- without a tape -----------------------------------------------------------------------
+
+  /// mu and log-variance of q(z | x) for the columns of x: each latent x n.
+  std::pair<Matrix<S>, Matrix<S>> encode(const Matrix<S>& x, const Matrix<S>& labels = {}) {
+    Matrix<S> mu(latent(), x.cols()), logvar(latent(), x.cols());
+    for_chunks(x.cols(), [&](Index j, Index n) {
+      Tape<S>& t = fresh_scratch();
+      const auto q = encoder_.encode(t, with_labels(t.constant(x.middleCols(j, n)), chunk(t, labels, j, n)));
+      mu.middleCols(j, n) = q.mu.value();
+      logvar.middleCols(j, n) = q.logvar.value();
+    });
+    return {mu, logvar};
+  }
+
+  /// The mean of p(x | z) (probabilities for Bernoulli) for the columns of z: features x n.
+  Matrix<S> decode(const Matrix<S>& z, const Matrix<S>& labels = {}) {
+    Matrix<S> out(options_.input, z.cols());
+    for_chunks(z.cols(), [&](Index j, Index n) {
+      Tape<S>& t = fresh_scratch();
+      out.middleCols(j, n) = decoder_.mean(decoder_.forward(t, with_labels(t.constant(z.middleCols(j, n)), chunk(t, labels, j, n))).value());
+    });
+    return out;
+  }
+
+  /// n new examples: z ~ p(z) = N(0, I), decoded to the mean of p(x | z). For a conditional VAE,
+  /// `label` picks the class of all n.
+  Matrix<S> sample(Index n, Rng& rng, std::optional<int> label = std::nullopt) {
+    Matrix<S> z(latent(), n);
+    rng.fill_normal(z);
+    return decode(z, class_labels(label, n));
+  }
+
+  /// x passed through the model: z ~ q(z | x) (sampled, not the mean), decoded to the mean of
+  /// p(x | z).
+  Matrix<S> reconstruct(const Matrix<S>& x, Rng& rng, const Matrix<S>& labels = {}) {
+    auto [mu, logvar] = encode(x, labels);
+    Matrix<S> eps(mu.rows(), mu.cols());
+    rng.fill_normal(eps);
+    return decode(mu + ((logvar.array() * S(0.5)).exp() * eps.array()).matrix(), labels);
+  }
+
+  /// `steps` codes from a to b (inclusive), decoded: features x steps. Pass the posterior means
+  /// of two inputs (`encode(x).first.col(j)`) to morph one into the other.
+  Matrix<S> interpolate(const Vector<S>& a, const Vector<S>& b, Index steps, Interpolation how = Interpolation::linear,
+                        std::optional<int> label = std::nullopt) {
+    if (a.size() != latent() || b.size() != latent())
+      throw ShapeError("interpolate", "codes have " + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
+                                          " entries but the latent space has " + std::to_string(latent()));
+    Matrix<S> z(latent(), steps);
+    const double norms = double(a.norm()) * double(b.norm());
+    const double cos_omega = norms > 0 ? double(a.dot(b)) / norms : 1.0;
+    const double omega = std::acos(std::clamp(cos_omega, -1.0, 1.0));
+    for (Index s = 0; s < steps; ++s) {
+      const double t = steps == 1 ? 0.0 : double(s) / double(steps - 1);
+      double wa = 1 - t, wb = t;
+      if (how == Interpolation::spherical && std::sin(omega) > 1e-6) {
+        // slerp(a, b; t) = sin((1 - t) omega) / sin(omega) a + sin(t omega) / sin(omega) b.
+        wa = std::sin((1 - t) * omega) / std::sin(omega);
+        wb = std::sin(t * omega) / std::sin(omega);
+      }
+      z.col(s) = S(wa) * a + S(wb) * b;
+    }
+    return decode(z, class_labels(label, steps));
+  }
+
+  /// The importance-weighted bound on log p(x) with k samples, per example (n values, nats):
+  /// `log (1/k) sum_l p(x, z_l) / q(z_l | x)`, z_l ~ q(z | x). Computed in passes of at most
+  /// `max_columns` decoded samples and combined with a stable log-mean-exp, so k = 5000 fits in
+  /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample.
+  Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
+                           Index max_columns = Index(1) << 14) {
+    if (k < 1) throw Error("log_likelihood", "k must be at least 1, got " + std::to_string(k));
+    const Index per_pass = std::min(k, max_columns), examples = std::max<Index>(1, max_columns / per_pass);
+    Vector<S> out(x.cols());
+    Matrix<double> lw(k, examples);
+    for (Index j = 0; j < x.cols(); j += examples) {
+      const Index n = std::min(examples, x.cols() - j);
+      for (Index s = 0; s < k; s += per_pass) {
+        const Index m = std::min(per_pass, k - s);
+        Tape<S>& t = fresh_scratch();
+        lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n)).value().template cast<double>();
+      }
+      for (Index c = 0; c < n; ++c) {
+        const double top = lw.col(c).maxCoeff();
+        out(j + c) = S(top + std::log((lw.col(c).array() - top).exp().sum()) - std::log(double(k)));
+      }
+    }
+    return out;
+  }
+
+  /// Active units (Burda et al. 2015): latent dimensions u whose posterior mean varies over the
+  /// data, `Var_x(E_q[z_u]) > threshold` (0.01 by their definition).
+  Index active_units(const Matrix<S>& x, double threshold = 0.01, const Matrix<S>& labels = {}) {
+    const Matrix<S> mu = encode(x, labels).first;
+    const auto centred = mu.colwise() - mu.rowwise().mean();
+    const Vector<S> variance = centred.rowwise().squaredNorm() / S(std::max<Index>(1, mu.cols() - 1));
+    return Index((variance.array() > S(threshold)).count());
+  }
+
+  /// D.
+  [[nodiscard]] Index latent() const noexcept { return options_.latent; }
+  /// The options it was built with.
+  [[nodiscard]] const VaeOptions& options() const noexcept { return options_; }
+  /// q(z | x).
+  GaussianEncoder<S>& encoder() noexcept { return encoder_; }
+  /// p(x | z).
+  Decoder<S>& decoder() noexcept { return decoder_; }
+
+ protected:
+  void visit_children(const typename Module<S>::ChildVisitor& f) override {
+    f("encoder", encoder_);
+    f("decoder", decoder_);
+  }
+
+ private:
+  static constexpr Index eval_chunk = 1024;  // columns per scratch-tape pass in evaluation
+
+  void check_input(const char* where, Var<S> x, const std::optional<Var<S>>& labels) const {
+    if (x.rows() != options_.input)
+      throw ShapeError(where, "x is " + detail::shape_of(x) + " but the model reads " + std::to_string(options_.input) +
+                                  " features");
+    if (bool(labels) != (options_.classes > 0))
+      throw Error(where, options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
+    if (labels && (labels->rows() != options_.classes || labels->cols() != x.cols()))
+      throw ShapeError(where, "labels are " + detail::shape_of(*labels) + " but x is " + detail::shape_of(x) + " and there are " +
+                                  std::to_string(options_.classes) + " classes");
+  }
+
+  // Guard rail: a non-finite loss term stops training with the term's name and value.
+  static void require_finite(const char* where, const char* term, Var<S> v) {
+    if (!std::isfinite(v.item()))
+      throw NumericError(where, std::string("the ") + term + " became " + (std::isnan(v.item()) ? "NaN" : "infinite") +
+                                    " (lower the learning rate, or check the input for NaN)");
+  }
+
+  // [v; y], with y's columns repeated k times to follow k samples per example.
+  Var<S> with_labels(Var<S> v, const std::optional<Var<S>>& labels, Index k = 1) const {
+    return labels ? concat_rows(v, repeat(*labels, k)) : v;
+  }
+  static Var<S> repeat(Var<S> v, Index k) { return k == 1 ? v : repeat_cols(v, k); }
+
+  // eps ~ N(0, I), rows x cols, as a constant; the buffer is reused so warm steps do not allocate.
+  Var<S> noise(Tape<S>& tape, Index rows, Index cols, Rng& rng) {
+    eps_.resize(rows, cols);
+    rng.fill_normal(eps_);
+    return tape.constant(eps_);
+  }
+
+  // Free bits (Kingma et al. 2016): sum_d max(lambda, mean_batch KL_d), KL_d the per-dimension
+  // KL 1/2 (mu^2 + exp(lv) - 1 - lv). Below lambda a dimension's KL exerts no pull.
+  Var<S> free_bits_kl(const GaussianParams<S>& q, double lambda) {
+    const Var<S> kl_elem = scale(shift(square(q.mu) + exp(q.logvar) - q.logvar, S(-1)), S(0.5));
+    const Var<S> kl_dim = scale(rowwise_sum(kl_elem), S(1) / S(q.mu.cols()));
+    return sum(shift(relu(shift(kl_dim, S(-lambda))), S(lambda)));
+  }
+
+  std::optional<Var<S>> chunk(Tape<S>& t, const Matrix<S>& labels, Index j, Index n) const {
+    if (labels.size() == 0) return std::nullopt;
+    return t.constant(labels.middleCols(j, n));
+  }
+
+  Matrix<S> class_labels(std::optional<int> label, Index n) const {
+    if (!label) return {};
+    return one_hot<S>(std::vector<int>(std::size_t(n), *label), options_.classes);
+  }
+
+  template <class F>
+  static void for_chunks(Index total, F&& f) {
+    for (Index j = 0; j < total; j += eval_chunk) f(j, std::min(eval_chunk, total - j));
+  }
+
+  Tape<S>& fresh_scratch() {
+    scratch_->clear();
+    return *scratch_;
+  }
+
+  VaeOptions options_;
+  GaussianEncoder<S> encoder_;
+  Decoder<S> decoder_;
+  Rng noise_;
+  std::unique_ptr<Tape<S>> scratch_;
+  Matrix<S> eps_, eps_norm_;
+};
+
+}  // namespace latent::inline v0

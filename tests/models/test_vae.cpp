@@ -1,0 +1,165 @@
+#include <latent/autodiff/grad_check.hpp>
+#include <latent/models.hpp>
+#include <latent/optim/adam.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Cholesky>
+
+#include "autodiff/gradcheck_helpers.hpp"
+
+using namespace latent;
+using latent_test::Md;
+using latent_test::random;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Data from a linear-Gaussian model x = W z + b + sigma n, z, n ~ N(0, I), whose marginal
+// p(x) = N(b, W W^T + sigma^2 I) is known exactly.
+struct LinearGaussian {
+  Md w, b;
+  double sigma;
+  Md sample(Index n, Rng& rng) const {
+    Md z(w.cols(), n), noise(w.rows(), n);
+    rng.fill_normal(z);
+    rng.fill_normal(noise);
+    return ((w * z).colwise() + b.col(0)) + sigma * noise;
+  }
+};
+
+// Mean of log N(x; b, C) over the columns of x, for the covariance C of a linear decoder.
+double mean_exact_log_likelihood(const Md& x, const Md& w, const Md& b, double sigma) {
+  const Index f = x.rows();
+  const Md c = w * w.transpose() + sigma * sigma * Md::Identity(f, f);
+  const Eigen::LLT<Md> llt(c);
+  const double log_det = 2 * llt.matrixL().toDenseMatrix().diagonal().array().log().sum();
+  const Md centred = x.colwise() - b.col(0);
+  const double quad = (centred.array() * llt.solve(centred).array()).sum() / double(x.cols());
+  return -0.5 * (quad + log_det + double(f) * std::log(2 * std::numbers::pi));
+}
+
+}  // namespace
+
+TEST_CASE("the full VAE loss passes grad_check with fixed eps", "[models][vae][gradcheck]") {
+  struct Case {
+    const char* name;
+    VaeOptions options;
+  };
+  const Case cases[] = {
+      {"bernoulli", {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::tanh}},
+      {"gaussian fixed sigma",
+       {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::tanh, .likelihood = Likelihood::gaussian, .sigma = 0.7}},
+      {"gaussian learned variance",
+       {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::softplus, .likelihood = Likelihood::gaussian,
+        .learn_variance = true}},
+      {"conditional bernoulli", {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::tanh, .classes = 3}},
+      {"conditional gaussian",
+       {.input = 6, .hidden = {5, 4}, .latent = 2, .activation = Activation::sigmoid, .likelihood = Likelihood::gaussian,
+        .learn_variance = true, .classes = 3}},
+  };
+  Rng init(3);
+  for (const Case& c : cases) {
+    Vae<double> vae(c.options, init);
+    const Md x = random(6, 4, init, latent_test::Domain::unit_interval);
+    const std::vector<int> labels = {0, 2, 1, 2};
+    const Md y = one_hot<double>(labels, 3);
+    for (const ElboOptions& opts : {ElboOptions{}, ElboOptions{.samples = 3, .beta = 0.5, .free_bits = 0.05}}) {
+      const auto loss = [&](Tape<double>& t) {
+        Rng rng(42);  // the same eps on every evaluation
+        std::optional<Var<double>> ly;
+        if (c.options.classes > 0) ly = t.constant(y);
+        return vae.elbo(t, t.constant(x), rng, opts, ly).total;
+      };
+      const auto result = grad_check_parameters(loss, vae.named_parameters());
+      INFO(c.name << " samples " << opts.samples << ": " << result.message());
+      CHECK(result.max_rel_error < 1e-6);
+    }
+    const auto iwae = [&](Tape<double>& t) {
+      Rng rng(7);
+      std::optional<Var<double>> ly;
+      if (c.options.classes > 0) ly = t.constant(y);
+      return vae.iwae(t, t.constant(x), rng, 5, ly);
+    };
+    const auto result = grad_check_parameters(iwae, vae.named_parameters());
+    INFO(c.name << " iwae: " << result.message());
+    CHECK(result.max_rel_error < 1e-6);
+  }
+}
+
+TEST_CASE("ELBO terms: KL in closed form, total = recon + beta KL, free bits raise only the total", "[models][vae]") {
+  Rng rng(5);
+  Vae<double> vae({.input = 8, .hidden = {6}, .latent = 4}, rng);
+  const Md x = random(8, 10, rng, latent_test::Domain::unit_interval);
+  Tape<double> t;
+  Rng a(1), b(1);
+  const auto e = vae.elbo(t, t.constant(x), a, {.beta = 0.3});
+  CHECK(e.total.item() == Approx(e.recon.item() + 0.3 * e.kl.item()).epsilon(1e-12));
+  auto [mu, lv] = vae.encode(x);
+  const double kl = 0.5 * (mu.array().square() + lv.array().exp() - 1 - lv.array()).sum() / 10.0;
+  CHECK(e.kl.item() == Approx(kl).epsilon(1e-10));
+  const auto f = vae.elbo(t, t.constant(x), b, {.beta = 0.3, .free_bits = 10.0});
+  CHECK(f.kl.item() == Approx(e.kl.item()).epsilon(1e-12));
+  CHECK(f.total.item() == Approx(f.recon.item() + 0.3 * 10.0 * 4).epsilon(1e-12));  // every dim below 10 nats
+}
+
+TEST_CASE("VAE misuse is refused with a clear message", "[models][vae]") {
+  Rng rng(6);
+  Vae<float> vae({.input = 5, .hidden = {4}, .latent = 2}, rng);
+  Vae<float> cvae({.input = 5, .hidden = {4}, .latent = 2, .classes = 3}, rng);
+  Tape<float> t;
+  CHECK_THROWS_WITH(vae.elbo(t, t.constant(Eigen::MatrixXf::Zero(6, 2)), rng), Contains("elbo: x is 6x2 but the model reads 5"));
+  CHECK_THROWS_WITH(cvae.elbo(t, t.constant(Eigen::MatrixXf::Zero(5, 2)), rng), Contains("needs labels"));
+  CHECK_THROWS_WITH(vae.interpolate(Eigen::VectorXf::Zero(3), Eigen::VectorXf::Zero(2), 4), Contains("interpolate"));
+  CHECK_THROWS_WITH(one_hot<float>(std::vector<int>{0, 3}, 3), Contains("label 3 at 1 is outside 0..2"));
+}
+
+TEST_CASE("sampling, reconstruction and interpolation have the promised shapes and ends", "[models][vae]") {
+  Rng rng(8);
+  Vae<float> vae({.input = 12, .hidden = {8}, .latent = 3, .classes = 2}, rng);
+  const Eigen::MatrixXf s = vae.sample(5, rng, 1);
+  CHECK(s.rows() == 12);
+  CHECK(s.cols() == 5);
+  CHECK((s.array() > 0).all());
+  CHECK((s.array() < 1).all());
+  Eigen::VectorXf a(3), b(3);
+  a << 1, 0, 0;
+  b << 0, 2, 0;
+  for (Interpolation how : {Interpolation::linear, Interpolation::spherical}) {
+    const Eigen::MatrixXf path = vae.interpolate(a, b, 6, how, 0);
+    const Eigen::MatrixXf ends = vae.decode((Eigen::MatrixXf(3, 2) << a, b).finished(), one_hot<float>(std::vector<int>{0, 0}, 2));
+    CHECK(path.col(0).isApprox(ends.col(0), 1e-6f));
+    CHECK(path.col(5).isApprox(ends.col(1), 1e-6f));
+  }
+}
+
+TEST_CASE("linear-Gaussian VAE: ELBO <= IWAE(10) <= IWAE(100) <= exact log p(x)", "[models][vae]") {
+  Rng rng(10);
+  // A 2-D latent seen through 5 correlated features: the true posterior has a full covariance,
+  // so a diagonal q leaves a gap that importance weighting closes step by step.
+  LinearGaussian truth{random(5, 2, rng), random(5, 1, rng), 0.5};
+  const Md x = truth.sample(400, rng);
+  Vae<double> vae({.input = 5, .hidden = {}, .latent = 2, .likelihood = Likelihood::gaussian, .sigma = 0.5}, rng);
+  Tape<double> t;
+  Adam<double> opt(vae.parameters(), {.lr = 0.01});
+  for (int step = 0; step < 3000; ++step) {
+    t.clear();
+    opt.zero_grad();
+    t.backward(vae.elbo(t, t.constant(x), rng).total);
+    opt.step();
+  }
+  // The trained decoder is x = W z + b + 0.5 n: its exact log p(x) is N(x; b, W W^T + 0.25 I).
+  auto& layer = vae.decoder().mlp().layer(0);
+  const double exact = mean_exact_log_likelihood(x, layer.weight().value, layer.bias().value, 0.5);
+  Rng eval(11);
+  const double l1 = vae.log_likelihood(x, 1, eval).mean();
+  const double l10 = vae.log_likelihood(x, 10, eval).mean();
+  const double l100 = vae.log_likelihood(x, 100, eval).mean();
+  const double l1000 = vae.log_likelihood(x, 1000, eval).mean();
+  INFO("exact " << exact << " k=1 " << l1 << " k=10 " << l10 << " k=100 " << l100 << " k=1000 " << l1000);
+  CHECK(l1 < l10);
+  CHECK(l10 < l100);
+  CHECK(l100 <= exact + 1e-3);
+  CHECK(exact - l1000 < exact - l1);
+  CHECK(exact - l1000 < 0.05);
+}
