@@ -8,4 +8,5 @@
 #include "latent/layers.hpp"
 #include "latent/losses.hpp"
 #include "latent/models.hpp"
+#include "latent/optim.hpp"
 #include "latent/train/progress.hpp"

@@ -1,0 +1,162 @@
+#pragma once
+/// @file
+/// `Optimizer`: the base of every optimizer. It holds the parameters, the learning rate, the step
+/// count and per-parameter state tensors ("slots"), allocated once at construction.
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latent/core/error.hpp"
+#include "latent/core/scalar.hpp"
+#include "latent/layers/parameter.hpp"
+
+namespace latent::inline v0 {
+
+/// An optimizer's state as plain data, for checkpoints: its kind, step count, learning rate and
+/// named state tensors. Tensor names are "<parameter index>.<slot>", e.g. "0.exp_avg" (the index
+/// is the parameter's position in the optimizer's list, as in PyTorch's state_dict).
+template <class S>
+struct OptimizerState {
+  std::string kind;                                          ///< "Sgd", "Adam", "AdamW", "RmsProp"
+  std::size_t steps = 0;                                     ///< number of `step()` calls so far
+  double lr = 0;                                             ///< the current learning rate
+  std::vector<std::pair<std::string, Matrix<S>>> tensors;    ///< every slot of every parameter
+};
+
+/// The base of latent's optimizers: `zero_grad()`, `step()`, the learning rate and the step count.
+/// A derived optimizer names its slots (state tensors shaped like each parameter, e.g. Adam's
+/// first and second moments); they are zero-filled at construction, so `step()` never allocates.
+/// The parameters must outlive the optimizer.
+template <class S>
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+
+  /// One update of every parameter from its `grad`: counts the step (so `steps()` is t >= 1
+  /// inside the update, as in the bias corrections of Adam), then updates parameter by parameter.
+  virtual void step() {
+    ++steps_;
+    for (std::size_t i = 0; i < params_.size(); ++i) update(i, *params_[i]);
+  }
+
+  /// Sets every parameter's gradient to zero (call before `Tape::backward`, which accumulates).
+  void zero_grad() {
+    for (Parameter<S>* p : params_) p->grad.setZero();
+  }
+
+  /// The learning rate the next `step()` uses.
+  [[nodiscard]] double lr() const noexcept { return lr_; }
+  /// Sets the learning rate (schedules call this); throws `NumericError` if it is negative or NaN.
+  void set_lr(double lr) {
+    if (!(lr >= 0)) throw NumericError(kind_, "learning rate must be >= 0, got " + std::to_string(lr));
+    lr_ = lr;
+  }
+  /// Number of `step()` calls so far (restored by `load_state`).
+  [[nodiscard]] std::size_t steps() const noexcept { return steps_; }
+  /// The parameters this optimizer updates, in order.
+  [[nodiscard]] const std::vector<Parameter<S>*>& parameters() const noexcept { return params_; }
+  /// The optimizer's name ("Adam", ...), as stored in its state.
+  [[nodiscard]] const std::string& kind() const noexcept { return kind_; }
+
+  /// A copy of the complete state (see `OptimizerState`).
+  [[nodiscard]] OptimizerState<S> state() const {
+    OptimizerState<S> s{kind_, steps_, lr_, {}};
+    s.tensors.reserve(slots_.size());
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      for (std::size_t k = 0; k < slot_names_.size(); ++k) s.tensors.emplace_back(slot_key(i, k), slot(k, i));
+    return s;
+  }
+
+  /// Restores a state saved by `state()` of an optimizer of the same kind over parameters of the
+  /// same shapes. Checks everything before changing anything: throws `FormatError` if the kind
+  /// differs or tensor names are missing or extra (naming them), `ShapeError` naming the tensor
+  /// and both shapes if one does not fit.
+  void load_state(const OptimizerState<S>& s) {
+    if (s.kind != kind_) throw FormatError(kind_, "cannot load the state of a " + s.kind + " optimizer");
+    std::vector<const Matrix<S>*> found(slots_.size(), nullptr);
+    std::string extra;
+    for (const auto& [name, m] : s.tensors) {
+      const std::size_t j = find_slot(name);
+      if (j == slots_.size() || found[j] != nullptr) {
+        extra += (extra.empty() ? "" : ", ") + name;
+        continue;
+      }
+      if (m.rows() != slots_[j].rows() || m.cols() != slots_[j].cols())
+        throw ShapeError(kind_, "state tensor '" + name + "' is " + detail::shape_str(m.rows(), m.cols()) +
+                                    " but the parameter is " + detail::shape_str(slots_[j].rows(), slots_[j].cols()));
+      found[j] = &m;
+    }
+    std::string missing;
+    for (std::size_t j = 0; j < slots_.size(); ++j)
+      if (found[j] == nullptr) missing += (missing.empty() ? "" : ", ") + slot_key(j / slot_names_.size(), j % slot_names_.size());
+    if (!missing.empty() || !extra.empty())
+      throw FormatError(kind_, "state does not fit: " + (missing.empty() ? "" : "missing " + missing) +
+                                   (missing.empty() || extra.empty() ? "" : "; ") +
+                                   (extra.empty() ? "" : "unexpected " + extra));
+    set_lr(s.lr);
+    steps_ = s.steps;
+    for (std::size_t j = 0; j < slots_.size(); ++j) slots_[j] = *found[j];
+  }
+
+ protected:
+  /// `kind` names the optimizer in messages and states; every parameter gets one zero slot per
+  /// entry of `slot_names`. Throws `ShapeError` if a parameter is null or its grad is not shaped
+  /// like its value, `NumericError` for a negative learning rate.
+  Optimizer(std::string kind, std::vector<Parameter<S>*> params, double lr, std::vector<std::string> slot_names)
+      : kind_(std::move(kind)), params_(std::move(params)), slot_names_(std::move(slot_names)) {
+    set_lr(lr);
+    slots_.reserve(params_.size() * slot_names_.size());
+    for (const Parameter<S>* p : params_) {
+      if (p == nullptr) throw ShapeError(kind_, "a parameter pointer is null");
+      if (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols())
+        throw ShapeError(kind_, "parameter '" + p->name + "' is " + detail::shape_str(p->value.rows(), p->value.cols()) +
+                                    " but its grad is " + detail::shape_str(p->grad.rows(), p->grad.cols()));
+      for (std::size_t k = 0; k < slot_names_.size(); ++k) slots_.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
+    }
+  }
+  Optimizer(const Optimizer&) = default;
+  Optimizer(Optimizer&&) noexcept = default;
+  Optimizer& operator=(const Optimizer&) = default;
+  Optimizer& operator=(Optimizer&&) noexcept = default;
+
+  /// Updates parameter `i` (`p`) from `p.grad` and its slots; `steps()` already counts this step.
+  virtual void update(std::size_t i, Parameter<S>& p) = 0;
+
+  /// Slot `k` (in the order of the constructor's `slot_names`) of parameter `i`.
+  Matrix<S>& slot(std::size_t k, std::size_t i) noexcept { return slots_[i * slot_names_.size() + k]; }
+  /// Read-only slot `k` of parameter `i`.
+  const Matrix<S>& slot(std::size_t k, std::size_t i) const noexcept { return slots_[i * slot_names_.size() + k]; }
+
+  /// Calls `f` with the gradient as an Eigen array expression, with L2 weight decay folded in:
+  /// g = grad + weight_decay * value (PyTorch's `weight_decay` of SGD, Adam and RMSprop). Without
+  /// decay `f` sees `grad` itself, so no work is spent on a zero term. `f` must read g before it
+  /// writes `p.value` (or read and write it coefficient by coefficient, which Eigen allows).
+  template <class F>
+  static void with_l2_grad(Parameter<S>& p, double weight_decay, F&& f) {
+    if (weight_decay == 0) {
+      f(p.grad.array());
+    } else {
+      f(p.grad.array() + S(weight_decay) * p.value.array());
+    }
+  }
+
+ private:
+  std::string slot_key(std::size_t i, std::size_t k) const { return std::to_string(i) + "." + slot_names_[k]; }
+  // The flat slot index a name "<i>.<slot>" refers to, or slots_.size() if none.
+  std::size_t find_slot(const std::string& name) const {
+    for (std::size_t j = 0; j < slots_.size(); ++j)
+      if (name == slot_key(j / slot_names_.size(), j % slot_names_.size())) return j;
+    return slots_.size();
+  }
+
+  std::string kind_;
+  std::vector<Parameter<S>*> params_;
+  std::vector<std::string> slot_names_;
+  std::vector<Matrix<S>> slots_;  // parameter-major: slots_[i * slot_names_.size() + k]
+  double lr_ = 0;
+  std::size_t steps_ = 0;
+};
+
+}  // namespace latent::inline v0
