@@ -4,6 +4,7 @@
 /// penalties. Units: nats per example unless a `Reduction` says otherwise.
 
 #include "latent/losses/divergence.hpp"
+#include "latent/losses/divergences.hpp"
 #include "latent/losses/penalty.hpp"
 #include "latent/losses/reconstruction.hpp"
 #include "latent/losses/reduction.hpp"
