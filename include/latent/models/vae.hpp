@@ -5,7 +5,6 @@
 /// the ELBO estimated by Monte Carlo with the reparameterization trick.
 
 #include <cmath>
-#include <memory>
 #include <numbers>
 #include <optional>
 #include <span>
@@ -15,6 +14,7 @@
 #include "latent/autodiff/ops/shape.hpp"
 #include "latent/losses/reduction.hpp"
 #include "latent/models/decoder.hpp"
+#include "latent/models/detail/scratch_tape.hpp"
 #include "latent/models/gaussian_encoder.hpp"
 
 namespace latent::inline v0 {
@@ -89,8 +89,7 @@ class Vae : public Module<S> {
                   .output = options.input, .activation = options.activation, .likelihood = options.likelihood,
                   .sigma = options.sigma, .learn_variance = options.learn_variance},
                  rng),
-        noise_(rng.split(0x5ae)),
-        scratch_(std::make_unique<Tape<S>>()) {}
+        noise_(rng.split(0x5ae)) {}
 
   // --- on a tape ----------------------------------------------------------------------------
 
@@ -155,8 +154,8 @@ class Vae : public Module<S> {
   /// mu and log-variance of q(z | x) for the columns of x: each latent x n.
   std::pair<Matrix<S>, Matrix<S>> encode(const Matrix<S>& x, const Matrix<S>& labels = {}) {
     Matrix<S> mu(latent(), x.cols()), logvar(latent(), x.cols());
-    for_chunks(x.cols(), [&](Index j, Index n) {
-      Tape<S>& t = fresh_scratch();
+    detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
+      Tape<S>& t = scratch_.fresh();
       const auto q = encoder_.encode(t, with_labels(t.constant(x.middleCols(j, n)), chunk(t, labels, j, n)));
       mu.middleCols(j, n) = q.mu.value();
       logvar.middleCols(j, n) = q.logvar.value();
@@ -167,8 +166,8 @@ class Vae : public Module<S> {
   /// The mean of p(x | z) (probabilities for Bernoulli) for the columns of z: features x n.
   Matrix<S> decode(const Matrix<S>& z, const Matrix<S>& labels = {}) {
     Matrix<S> out(options_.input, z.cols());
-    for_chunks(z.cols(), [&](Index j, Index n) {
-      Tape<S>& t = fresh_scratch();
+    detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
+      Tape<S>& t = scratch_.fresh();
       out.middleCols(j, n) = decoder_.mean(decoder_.forward(t, with_labels(t.constant(z.middleCols(j, n)), chunk(t, labels, j, n))).value());
     });
     return out;
@@ -229,7 +228,7 @@ class Vae : public Module<S> {
       const Index n = std::min(examples, x.cols() - j);
       for (Index s = 0; s < k; s += per_pass) {
         const Index m = std::min(per_pass, k - s);
-        Tape<S>& t = fresh_scratch();
+        Tape<S>& t = scratch_.fresh();
         lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n)).value().template cast<double>();
       }
       for (Index c = 0; c < n; ++c) {
@@ -265,8 +264,6 @@ class Vae : public Module<S> {
   }
 
  private:
-  static constexpr Index eval_chunk = 1024;  // columns per scratch-tape pass in evaluation
-
   void check_input(const char* where, Var<S> x, const std::optional<Var<S>>& labels) const {
     if (x.rows() != options_.input)
       throw ShapeError(where, "x is " + detail::shape_of(x) + " but the model reads " + std::to_string(options_.input) +
@@ -316,21 +313,11 @@ class Vae : public Module<S> {
     return one_hot<S>(std::vector<int>(std::size_t(n), *label), options_.classes);
   }
 
-  template <class F>
-  static void for_chunks(Index total, F&& f) {
-    for (Index j = 0; j < total; j += eval_chunk) f(j, std::min(eval_chunk, total - j));
-  }
-
-  Tape<S>& fresh_scratch() {
-    scratch_->clear();
-    return *scratch_;
-  }
-
   VaeOptions options_;
   GaussianEncoder<S> encoder_;
   Decoder<S> decoder_;
   Rng noise_;
-  std::unique_ptr<Tape<S>> scratch_;
+  detail::ScratchTape<S> scratch_;
   Matrix<S> eps_, eps_norm_;
 };
 
