@@ -1,0 +1,200 @@
+#pragma once
+/// @file
+/// `Autoencoder`: the deterministic autoencoder family of the lecture. Encoder
+/// f: x in R^F -> z in R^D, decoder g: z -> x^ in R^F, trained to minimise
+/// `L(x, g(f(x~))) + Omega(z) + lambda_c ||J_f(x~)||_F^2`, where x~ = x unless the model
+/// denoises. One options struct selects and combines the variants: undercomplete (D < F),
+/// regularized and sparse (`penalty`), denoising (`corruption`), contractive (`contractive`).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "latent/autodiff/ops/fused.hpp"
+#include "latent/layers/mlp.hpp"
+#include "latent/models/code_penalty.hpp"
+#include "latent/models/contractive.hpp"
+#include "latent/models/corruption.hpp"
+#include "latent/models/detail/scratch_tape.hpp"
+#include "latent/models/likelihood.hpp"
+
+namespace latent::inline v0 {
+
+/// Options of `Autoencoder`. The defaults are a plain undercomplete autoencoder for 28x28
+/// images: 784-256-32 encoder, 32-256-784 decoder, ReLU, linear code, Bernoulli likelihood.
+struct AutoencoderOptions {
+  Index input = 784;                                   ///< F, features of x
+  std::vector<Index> hidden = {256};                   ///< encoder hidden widths
+  std::optional<std::vector<Index>> decoder_hidden{};  ///< decoder hidden widths; default: `hidden` reversed
+  Index latent = 32;                                   ///< D, dimension of the code z
+  Activation activation = Activation::relu;            ///< after every hidden layer
+  Activation code_activation = Activation::identity;   ///< s in z = s(last encoder layer)
+  Likelihood likelihood = Likelihood::bernoulli;       ///< L: BCE from logits, or squared error (Gaussian)
+  CodePenalty penalty = CodePenalty::none;             ///< Omega(z)
+  double lambda = 0.0;                                 ///< weight of Omega(z)
+  double rho = 0.05;                                   ///< target rate of `CodePenalty::kl_sparsity`
+  Corruption corruption = {};                          ///< C(x~ | x) of a denoising AE (training mode only)
+  double contractive = 0.0;                            ///< lambda_c, weight of ||J_f(x)||_F^2 (one-layer encoders)
+  LinearOptions linear = {};                           ///< bias and init of every layer
+};
+
+/// An autoencoder's loss split into its terms, each 1x1, per example (summed over features,
+/// averaged over the batch).
+template <class S>
+struct AutoencoderLoss {
+  Var<S> total;           ///< reconstruction + penalty: what to minimise
+  Var<S> reconstruction;  ///< L(x, g(f(x~))) against the clean x: nats (Bernoulli) or squared error (Gaussian)
+  Var<S> penalty;         ///< lambda Omega(z) + lambda_c ||J_f(x~)||_F^2, already weighted (0 if neither)
+};
+
+/// The autoencoder of the lecture. Children "encoder" (`Mlp` F -> hidden -> D, `activation`
+/// between layers, `code_activation` on z) and "decoder" (`Mlp` D -> decoder hidden -> F, linear
+/// output: logits for Bernoulli, the mean for Gaussian).
+///
+/// On a tape (training): `encode`, `decode`, `forward` (= decode(encode(x)), no noise), `loss`.
+/// Without a tape (evaluation on an internal scratch tape, in chunks; no gradients): `encode`,
+/// `decode`, `reconstruct` on matrices. Inputs are `features x batch`.
+template <class S>
+class Autoencoder : public Module<S> {
+ public:
+  /// Builds and initialises (from `rng`) both networks. Throws `Error` for a variant its
+  /// options cannot support: KL sparsity without sigmoid codes, a contractive penalty on a
+  /// deeper encoder (see `require_contractive_encoder`), a bad noise level, negative weights.
+  Autoencoder(const AutoencoderOptions& options, Rng& rng)
+      : options_(options),
+        encoder_(MlpOptions{.sizes = sizes(options.input, options.hidden, options.latent), .hidden = options.activation,
+                            .output = options.code_activation, .linear = options.linear},
+                 rng),
+        decoder_(MlpOptions{.sizes = sizes(options.latent, decoder_widths(options), options.input),
+                            .hidden = options.activation, .output = Activation::identity, .linear = options.linear},
+                 rng) {
+    if (!(options.lambda >= 0) || !(options.contractive >= 0))
+      throw NumericError("Autoencoder", std::string("penalty weights must be >= 0, got lambda=") + std::to_string(options.lambda) +
+                                            " contractive=" + std::to_string(options.contractive));
+    check_code_penalty(options.penalty, options.code_activation, options.rho);
+    check_corruption(options.corruption);
+    if (options.contractive > 0) require_contractive_encoder(encoder_);
+  }
+
+  // --- on a tape ----------------------------------------------------------------------------
+
+  /// The code z = f(x): D x batch.
+  Var<S> encode(Tape<S>& tape, Var<S> x) {
+    check_input("encode", x);
+    return encoder_.forward(tape, x);
+  }
+
+  /// The decoder's output g(z): logits (Bernoulli) or mean (Gaussian), F x batch.
+  Var<S> decode(Tape<S>& tape, Var<S> z) {
+    if (z.rows() != options_.latent)
+      throw ShapeError("decode", "z is " + detail::shape_of(z) + " but the code has " + std::to_string(options_.latent) +
+                                     " dimensions");
+    return decoder_.forward(tape, z);
+  }
+
+  /// g(f(x)) without noise: logits or mean, F x batch.
+  Var<S> forward(Tape<S>& tape, Var<S> x) override { return decode(tape, encode(tape, x)); }
+
+  /// The training objective for the columns of x (in [0, 1] for Bernoulli):
+  /// `L(x, g(f(x~))) + lambda Omega(f(x~)) + lambda_c ||J_f(x~)||_F^2`, with L the BCE from
+  /// logits `-sum_i [x_i log x^_i + (1 - x_i) log(1 - x^_i)]` (nats) or the squared error
+  /// `sum_i (x_i - x^_i)^2` (Gaussian with variance 1/2, up to a constant). In training mode a
+  /// denoising model draws fresh x~ ~ C(x~ | x) from `rng` on every call; in eval mode, and for
+  /// every other model, x~ = x and `rng` is not used. Throws `ShapeError` if x does not have F
+  /// rows.
+  AutoencoderLoss<S> loss(Tape<S>& tape, Var<S> x, Rng& rng) {
+    check_input("loss", x);
+    Var<S> input = x;
+    if (this->is_training() && options_.corruption.type != Noise::none) {
+      corrupt_into<S>(x.value(), noisy_, options_.corruption, rng);
+      input = tape.constant(noisy_);
+    }
+    const Var<S> z = encoder_.forward(tape, input);
+    const Var<S> out = decoder_.forward(tape, z);
+    const Var<S> recon = mean(options_.likelihood == Likelihood::bernoulli ? bce_with_logits(out, x) : squared_error(out, x));
+    std::optional<Var<S>> penalty;
+    const auto add = [&](Var<S> term) { penalty = penalty ? *penalty + term : term; };
+    if (options_.penalty != CodePenalty::none) add(scale(code_penalty(options_.penalty, z, options_.rho), S(options_.lambda)));
+    if (options_.contractive > 0) add(scale(mean(contractive_penalty(tape, encoder_, z)), S(options_.contractive)));
+    if (!penalty) return {recon, recon, tape.constant(Matrix<S>::Zero(1, 1))};
+    return {recon + *penalty, recon, *penalty};
+  }
+
+  // --- without a tape -----------------------------------------------------------------------
+
+  /// Codes z = f(x) of the columns of x: D x n.
+  Matrix<S> encode(const Matrix<S>& x) {
+    Matrix<S> z(options_.latent, x.cols());
+    detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
+      Tape<S>& t = scratch_.fresh();
+      z.middleCols(j, n) = encode(t, t.constant(x.middleCols(j, n))).value();
+    });
+    return z;
+  }
+
+  /// x^ = E[x | z] for the columns of z: sigmoid of the logits (Bernoulli) or the mean, F x n.
+  Matrix<S> decode(const Matrix<S>& z) {
+    Matrix<S> x(options_.input, z.cols());
+    detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
+      Tape<S>& t = scratch_.fresh();
+      x.middleCols(j, n) = mean_of(decode(t, t.constant(z.middleCols(j, n))).value());
+    });
+    return x;
+  }
+
+  /// g(f(x)) as E[x | z] (see `decode`), without noise: F x n. Corrupt x first (`corrupt`) to
+  /// see a denoising model at work.
+  Matrix<S> reconstruct(const Matrix<S>& x) {
+    Matrix<S> out(options_.input, x.cols());
+    detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
+      Tape<S>& t = scratch_.fresh();
+      out.middleCols(j, n) = mean_of(forward(t, t.constant(x.middleCols(j, n))).value());
+    });
+    return out;
+  }
+
+  /// D.
+  [[nodiscard]] Index latent() const noexcept { return options_.latent; }
+  /// The options it was built with.
+  [[nodiscard]] const AutoencoderOptions& options() const noexcept { return options_; }
+  /// f.
+  Mlp<S>& encoder() noexcept { return encoder_; }
+  /// g.
+  Mlp<S>& decoder() noexcept { return decoder_; }
+
+ protected:
+  void visit_children(const typename Module<S>::ChildVisitor& f) override {
+    f("encoder", encoder_);
+    f("decoder", decoder_);
+  }
+
+ private:
+  static std::vector<Index> sizes(Index in, const std::vector<Index>& hidden, Index out) {
+    std::vector<Index> s{in};
+    s.insert(s.end(), hidden.begin(), hidden.end());
+    s.push_back(out);
+    return s;
+  }
+  static std::vector<Index> decoder_widths(const AutoencoderOptions& o) {
+    return o.decoder_hidden ? *o.decoder_hidden : std::vector<Index>(o.hidden.rbegin(), o.hidden.rend());
+  }
+
+  void check_input(const char* where, Var<S> x) const {
+    if (x.rows() != options_.input)
+      throw ShapeError(where, "x is " + detail::shape_of(x) + " but the model reads " + std::to_string(options_.input) +
+                                  " features");
+  }
+
+  // E[x | z] from the decoder's output: the logistic function of the logits for Bernoulli.
+  Matrix<S> mean_of(const ConstView<S>& out) const {
+    if (options_.likelihood == Likelihood::gaussian) return out;
+    return (1 + (-out.array()).exp()).inverse().matrix();
+  }
+
+  AutoencoderOptions options_;
+  Mlp<S> encoder_, decoder_;
+  detail::ScratchTape<S> scratch_;
+  Matrix<S> noisy_;  // x~, reused across steps
+};
+
+}  // namespace latent::inline v0

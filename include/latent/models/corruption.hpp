@@ -1,0 +1,92 @@
+#pragma once
+/// @file
+/// Corruption processes C(x~ | x) of the denoising autoencoder: the encoder reads x~, the loss
+/// compares the reconstruction with the clean x.
+
+#include <string>
+
+#include "latent/core/error.hpp"
+#include "latent/core/rng.hpp"
+#include "latent/core/scalar.hpp"
+
+namespace latent::inline v0 {
+
+/// The kind of stochastic noise that turns x into x~.
+enum class Noise {
+  none,             ///< x~ = x
+  gaussian,         ///< x~ = x + sigma n, n ~ N(0, I) (additive isotropic Gaussian)
+  masking,          ///< each entry set to 0 with probability p, kept otherwise
+  salt_and_pepper,  ///< each entry, with probability p, set to 0 or 1 (each with probability 1/2)
+};
+
+/// "none", "gaussian", "masking" or "salt_and_pepper".
+inline const char* to_string(Noise n) noexcept {
+  switch (n) {
+    case Noise::none: return "none";
+    case Noise::gaussian: return "gaussian";
+    case Noise::masking: return "masking";
+    case Noise::salt_and_pepper: return "salt_and_pepper";
+  }
+  return "?";
+}
+
+/// Parses the name `to_string` gives; throws `Error` naming the unknown value otherwise.
+inline Noise parse_noise(const std::string& name) {
+  for (Noise n : {Noise::none, Noise::gaussian, Noise::masking, Noise::salt_and_pepper})
+    if (name == to_string(n)) return n;
+  throw Error("noise", "unknown noise '" + name + "' (expected none, gaussian, masking or salt_and_pepper)");
+}
+
+/// A corruption process: the kind of noise and its level (sigma for gaussian, in the units of
+/// x; the per-entry probability p for masking and salt-and-pepper).
+struct Corruption {
+  Noise type = Noise::none;  ///< which noise
+  double level = 0.0;        ///< sigma (gaussian) or p in [0, 1] (masking, salt_and_pepper)
+};
+
+/// Throws `NumericError` unless `c.level` suits `c.type` (sigma >= 0, p in [0, 1]).
+inline void check_corruption(const Corruption& c) {
+  const bool probability = c.type == Noise::masking || c.type == Noise::salt_and_pepper;
+  if (!(c.level >= 0) || (probability && c.level > 1))
+    throw NumericError("corruption", std::string(to_string(c.type)) + " noise needs " +
+                                         (probability ? "p in [0, 1]" : "sigma >= 0") + ", got " +
+                                         std::to_string(c.level));
+}
+
+/// Writes x~ ~ C(x~ | x) into `out` (resized to x's shape, so a reused buffer does not
+/// allocate). Every entry draws from `rng`, so each call gives fresh noise. Throws like
+/// `check_corruption`.
+template <class S>
+void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Matrix<S>& out, const Corruption& c, Rng& rng) {
+  check_corruption(c);
+  out.resize(x.rows(), x.cols());
+  switch (c.type) {
+    case Noise::none: out = x; break;
+    case Noise::gaussian:
+      rng.fill_normal(out);
+      out = x + S(c.level) * out;
+      break;
+    case Noise::masking:
+      for (Index j = 0; j < x.cols(); ++j)
+        for (Index i = 0; i < x.rows(); ++i) out(i, j) = rng.uniform() < c.level ? S(0) : x(i, j);
+      break;
+    case Noise::salt_and_pepper:
+      for (Index j = 0; j < x.cols(); ++j)
+        for (Index i = 0; i < x.rows(); ++i) {
+          // One draw decides both whether the entry is hit (u < p) and, if so, pepper or salt.
+          const double u = rng.uniform();
+          out(i, j) = u < c.level ? (u < 0.5 * c.level ? S(0) : S(1)) : x(i, j);
+        }
+      break;
+  }
+}
+
+/// x~ ~ C(x~ | x), a new matrix shaped like x; see `corrupt_into`.
+template <class S>
+Matrix<S> corrupt(const Matrix<S>& x, const Corruption& c, Rng& rng) {
+  Matrix<S> out;
+  corrupt_into<S>(x, out, c, rng);
+  return out;
+}
+
+}  // namespace latent::inline v0
