@@ -57,3 +57,19 @@ TEST_CASE("scatter plot colours points by label", "[io]") {
   CHECK(count(img, latent::detail::palette[3]) == 0);
   CHECK_THROWS_AS(latent::scatter_plot(z, std::vector<int>(5), {}), latent::ShapeError);
 }
+
+TEST_CASE("line plot: series with their own x, with and without markers", "[io]") {
+  std::vector<double> x, bell;
+  for (int i = 0; i <= 200; ++i) {
+    x.push_back(-5 + 0.05 * i);
+    bell.push_back(std::exp(-0.5 * x.back() * x.back()));
+  }
+  const std::vector<latent::Series> curve = {{.name = "bell", .y = bell, .x = x, .markers = false}};
+  const std::vector<latent::Series> dotted = {{.name = "bell", .y = bell, .x = x}};
+  const auto img = latent::line_plot(curve, {});
+  CHECK(count(img, latent::detail::palette[0]) > 1000);
+  // Markers widen the 3-pixel line to the 7-pixel dots.
+  CHECK(count(latent::line_plot(dotted, {}), latent::detail::palette[0]) > count(img, latent::detail::palette[0]) + 500);
+  const std::vector<latent::Series> bad = {{.name = "bad", .y = bell, .x = {1.0, 2.0}}};
+  CHECK_THROWS_AS(latent::line_plot(bad, {}), latent::ShapeError);
+}

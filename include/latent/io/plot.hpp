@@ -34,11 +34,13 @@ struct PlotOptions {
   std::string y_label{};  ///< above the y axis
 };
 
-/// One line of a line plot: point i is at (i + 1, y[i]) (epochs count from 1); non-finite values
-/// leave a gap.
+/// One line of a line plot: point i is at (x[i], y[i]), or at (i + 1, y[i]) when x is empty
+/// (epochs count from 1); non-finite values leave a gap.
 struct Series {
-  std::string name;       ///< shown in the legend
-  std::vector<double> y;  ///< one value per x = 1, 2, ...
+  std::string name;         ///< shown in the legend
+  std::vector<double> y;    ///< one value per point
+  std::vector<double> x{};  ///< the x of each point (as many as y), or empty for 1, 2, ...
+  bool markers = true;      ///< a dot on every point; off for densely sampled curves
 };
 
 namespace detail {
@@ -170,30 +172,45 @@ inline void legend(Canvas& c, int right, int top, std::span<const LegendEntry> e
 
 }  // namespace detail
 
-/// Lines through (i + 1, y[i]) for each series, coloured from a ten-colour palette in order, with
-/// axes, tick labels, gridlines and a legend in the top-right corner.
-/// Throws `ShapeError` if the image is too small to hold the plot.
+/// Lines through (x[i], y[i]) (or (i + 1, y[i])) for each series, coloured from a ten-colour
+/// palette in order, with axes, tick labels, gridlines and a legend in the top-right corner.
+/// Throws `ShapeError` if a series has an x of another size than its y, or the image is too
+/// small to hold the plot.
 [[nodiscard]] inline Image line_plot(std::span<const Series> series, const PlotOptions& opts) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  std::size_t n = 1;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo, x_lo = lo, x_hi = -lo;
+  std::size_t n = 1;  // points of the longest series without x
+  bool epochs = series.empty(), epochs_only = true;
   for (const auto& s : series) {
+    if (!s.x.empty() && s.x.size() != s.y.size())
+      throw ShapeError("line_plot", "series '" + s.name + "' has " + std::to_string(s.x.size()) + " x for " +
+                                        std::to_string(s.y.size()) + " y");
     const auto [a, b] = detail::finite_range(s.y);
-    lo = std::min(lo, a), hi = std::max(hi, b), n = std::max(n, s.y.size());
+    lo = std::min(lo, a), hi = std::max(hi, b);
+    if (s.x.empty()) {
+      n = std::max(n, s.y.size()), epochs = true;
+    } else {
+      const auto [xa, xb] = detail::finite_range(s.x);
+      x_lo = std::min(x_lo, xa), x_hi = std::max(x_hi, xb), epochs_only = false;
+    }
   }
+  if (epochs) x_lo = std::min(x_lo, 1.0), x_hi = std::max(x_hi, double(n));
   Canvas c(opts.width, opts.height);
-  const detail::Axes axes(c, opts, detail::nice_ticks(1, double(n), std::clamp(int(n) - 1, 1, 8)),
-                          detail::nice_ticks(lo, hi), 40);  // room for half the last x label
+  // Epochs get a tick per epoch up to 8; real-valued x gets the usual nice ticks.
+  const detail::Ticks x_ticks = epochs_only ? detail::nice_ticks(1, double(n), std::clamp(int(n) - 1, 1, 8))
+                                            : detail::nice_ticks(x_lo, x_hi);
+  const detail::Axes axes(c, opts, x_ticks, detail::nice_ticks(lo, hi), 40);  // room for half the last x label
   std::vector<detail::LegendEntry> entries;
   for (std::size_t k = 0; k < series.size(); ++k) {
     const Rgb colour = detail::palette[k % 10];
     entries.push_back({series[k].name, colour});
     const auto& y = series[k].y;
+    const auto x = [&s = series[k]](std::size_t i) { return s.x.empty() ? double(i + 1) : s.x[i]; };
+    const auto finite = [&](std::size_t i) { return std::isfinite(x(i)) && std::isfinite(y[i]); };
     for (std::size_t i = 0; i < y.size(); ++i) {
-      if (!std::isfinite(y[i])) continue;
-      const int px = axes.x_px(double(i + 1)), py = axes.y_px(y[i]);
-      if (i + 1 < y.size() && std::isfinite(y[i + 1]))
-        c.line(px, py, axes.x_px(double(i + 2)), axes.y_px(y[i + 1]), colour, 3);
-      c.dot(px, py, 3, colour);  // marks the epoch, and shows isolated points
+      if (!finite(i)) continue;
+      const int px = axes.x_px(x(i)), py = axes.y_px(y[i]);
+      if (i + 1 < y.size() && finite(i + 1)) c.line(px, py, axes.x_px(x(i + 1)), axes.y_px(y[i + 1]), colour, 3);
+      if (series[k].markers) c.dot(px, py, 3, colour);  // marks the epoch, and shows isolated points
     }
   }
   if (!entries.empty()) detail::legend(c, axes.right() - 10, axes.top() + 10, entries, true);
