@@ -19,7 +19,7 @@ namespace latent::inline v0::losses {
 /// Which distribution the samples of `alpha_divergence` come from.
 enum class Proposal {
   q,  ///< the approximation: reparameterized draws, the variational setting (default)
-  p,  ///< the target: needs a p that can sample; better when q is narrower than p
+  p,  ///< the target: needs a p that can sample; better when p has the heavier tails
 };
 
 namespace detail {
@@ -95,9 +95,10 @@ Var<typename P::Scalar> reverse_kl(const P& p, const Q& q, Index samples, Rng& r
 /// reparameterized draws and both log densities). Every term is >= 0 (f_alpha is convex with
 /// f_alpha(1) = f_alpha'(1) = 0), and the alpha w term is a control variate that makes the terms
 /// O(u^2) when q is near p. The variance is finite when E[w^2] and E[w^(2 alpha)] are under the
-/// proposal: from q that needs q's tails no lighter than p's for alpha >= 1 (for alpha = 2,
-/// E_q[(p/q)^4] < inf); prefer `Proposal::p` for mass-covering alpha >= 1 when p can sample, and
-/// `Proposal::q` for alpha <= 1/2.
+/// proposal (for alpha = 2 from q, E_q[(p/q)^4] < inf). Sample from whichever of p and q has the
+/// heavier tails: where the ratio to the proposal is unbounded, rare draws carry most of the
+/// expectation, a typical estimate and its gradient miss them, and Adam stalls on the spikes.
+/// A q fitted under alpha >= 1/2 covers p and is the wider one, so the default suits it.
 template <Distribution P, Distribution Q>
 Var<typename P::Scalar> alpha_divergence(const P& p, const Q& q, double alpha, Index samples, Rng& rng,
                                          Proposal from = Proposal::q, Reduction r = Reduction::mean) {
