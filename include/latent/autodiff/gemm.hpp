@@ -98,8 +98,8 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
 
 template <class S, int LhsOrder, int RhsOrder>
 void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n) {
-  const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
 #if defined(_OPENMP)
+  const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
   if (threads > 1) {
     // Slabs along the longer side of C, rounded to the kernel's register block (16 rows / 4 cols).
     const bool by_cols = n >= m;
