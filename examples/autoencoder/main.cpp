@@ -1,0 +1,216 @@
+// Trains one autoencoder of the lecture's family on Fashion-MNIST and compares its codes with
+// PCA of the same dimension D: test reconstruction error, 5-NN classification, k-means purity.
+//
+// Defaults: undercomplete 784-256-32 encoder, 32-256-784 decoder, ReLU, linear code, Bernoulli
+// likelihood (BCE from logits), Adam lr 1e-3, batch 128, 5 epochs, seed 1, 1 thread. Prints one
+// line per epoch and ends with
+//   test_mse_per_pixel ae=... pca=...
+//   compression_ratio=...
+//   knn_accuracy latent=... pca=... pixels=... k=5 references=10000 queries=2000
+//   kmeans_purity latent=... pca=... k=10 images=10000
+// and writes reconstructions.png and loss.png into --out.
+
+#include <latent/io.hpp>
+#include <latent/latent.hpp>
+#include <latent/models/pca.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "common/flags.hpp"
+
+namespace {
+
+using latent::Index;
+using M = latent::Matrix<float>;
+
+struct Config {
+  int epochs, batch, latent, threads;
+  std::vector<long> hidden;
+  double lr, lambda, rho, noise;
+  std::uint64_t seed;
+  std::string variant, penalty, noise_type, likelihood, data, out;
+};
+
+Config parse(int argc, char** argv) {
+  examples::Flags f(argc, argv, "Train an autoencoder on Fashion-MNIST and compare its codes with PCA.");
+  Config c{};
+  c.variant = f.get<std::string>("variant", "undercomplete", "undercomplete, regularized, sparse, denoising or contractive");
+  const bool sparse = c.variant == "sparse", contractive = c.variant == "contractive";
+  c.epochs = f.get("epochs", 5, "passes over the 60000 training images");
+  c.batch = f.get("batch", 128, "examples per Adam step");
+  c.hidden = f.get_list("hidden", "256", "hidden widths of the encoder (the decoder mirrors them; contractive: decoder only)");
+  c.latent = f.get("latent", 32, "D, dimension of the code z (and of the PCA baseline)");
+  c.lr = f.get("lr", 1e-3, "Adam learning rate");
+  c.likelihood = f.get<std::string>("likelihood", "bernoulli", "reconstruction loss: bernoulli (BCE) or gaussian (squared error)");
+  c.penalty = f.get<std::string>("penalty", sparse ? "kl_sparsity" : "l2",
+                                 "Omega(z) of regularized/sparse: l2, l1 or kl_sparsity (sigmoid code)");
+  c.lambda = f.get("lambda", contractive ? 1.0 : sparse ? 1.0 : 0.01,
+                   "weight of Omega(z) (regularized, sparse) or of ||J_f(x)||_F^2 (contractive)");
+  c.rho = f.get("rho", 0.05, "target firing rate of kl_sparsity");
+  c.noise_type = f.get<std::string>("noise-type", "gaussian",
+                                    "corruption: gaussian, masking or salt_and_pepper (trains denoising; every variant is tested on it)");
+  c.noise = f.get("noise", 0.3, "sigma (gaussian) or probability p (masking, salt_and_pepper)");
+  c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
+  // One thread by default: at batch 128 the GEMMs are small, and on a busy 2-core machine a
+  // second OpenMP thread made an epoch 10x slower (45 s instead of 4.5 s) while waiting at barriers.
+  c.threads = f.get("threads", 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)");
+  c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
+  c.out = f.get<std::string>("out", "autoencoder-out", "folder for the PNGs");
+  f.finish();
+  return c;
+}
+
+// The variant's options: one flag picks the lecture's objective, the knobs fill it in.
+latent::AutoencoderOptions options_for(const Config& c) {
+  latent::AutoencoderOptions o{.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()), .latent = c.latent,
+                               .likelihood = latent::parse_likelihood(c.likelihood)};
+  if (c.variant == "undercomplete") return o;
+  if (c.variant == "regularized" || c.variant == "sparse") {
+    o.penalty = latent::parse_code_penalty(c.penalty);
+    o.lambda = c.lambda;
+    o.rho = c.rho;
+    if (o.penalty == latent::CodePenalty::kl_sparsity) o.code_activation = latent::Activation::sigmoid;
+    return o;
+  }
+  if (c.variant == "denoising") {
+    o.corruption = {latent::parse_noise(c.noise_type), c.noise};
+    return o;
+  }
+  if (c.variant == "contractive") {
+    // The closed-form Jacobian covers a one-layer sigmoid encoder; the decoder keeps --hidden.
+    o.decoder_hidden = o.hidden;
+    o.hidden = {};
+    o.code_activation = latent::Activation::sigmoid;
+    o.contractive = c.lambda;
+    return o;
+  }
+  throw std::invalid_argument("--variant must be undercomplete, regularized, sparse, denoising or contractive, got '" +
+                              c.variant + "'");
+}
+
+// The loss on a whole dataset in eval mode (no corruption), per example.
+double evaluate(latent::Autoencoder<float>& ae, const latent::Uint8Dataset& data, latent::Rng& rng) {
+  ae.eval();
+  latent::Batcher<float> batches(data, {.batch_size = 1000});
+  batches.start_epoch_in_order();
+  latent::Tape<float> tape;
+  double sum = 0;
+  while (batches.next()) {
+    tape.clear();
+    sum += ae.loss(tape, tape.constant(batches.features()), rng).total.item() * double(batches.features().cols());
+  }
+  ae.train();
+  return sum / double(data.size());
+}
+
+double mse_per_pixel(const M& a, const M& b) { return (a - b).cast<double>().squaredNorm() / double(a.size()); }
+
+int run(const Config& c) {
+  latent::set_num_threads(c.threads);
+  latent::Rng rng(c.seed);
+  const auto train = latent::fashion_mnist(latent::Split::train, c.data);
+  const auto test = latent::fashion_mnist(latent::Split::test, c.data);
+
+  latent::Autoencoder<float> ae(options_for(c), rng);
+  latent::Adam<float> opt(ae.parameters(), {.lr = c.lr});
+  latent::Batcher<float> batches(train, {.batch_size = c.batch});
+  latent::Tape<float> tape;
+  latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
+  std::cerr << "autoencoder (" << c.variant << "): " << ae.num_parameters() << " parameters, " << train.size()
+            << " training images, " << c.threads << " threads\n";
+
+  std::vector<double> train_curve, test_curve;
+  std::cout << std::fixed << std::setprecision(4);
+  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
+    progress.start_epoch(epoch);
+    batches.start_epoch(rng);
+    double loss_sum = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (batches.next()) {
+      tape.clear();
+      opt.zero_grad();
+      const auto loss = ae.loss(tape, tape.constant(batches.features()), rng);
+      tape.backward(loss.total);
+      opt.step();
+      loss_sum += loss.total.item() * double(batches.features().cols());
+      progress.step(loss.total.item(), batches.features().cols());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    train_curve.push_back(loss_sum / double(train.size()));
+    test_curve.push_back(evaluate(ae, test, rng));
+    progress.end_epoch("");
+    std::cout << "epoch=" << epoch << " train_loss=" << train_curve.back() << " test_loss=" << test_curve.back()
+              << " seconds=" << seconds << std::endl;
+  }
+  ae.eval();
+
+  // PCA of the same dimension, fitted on all training images.
+  const M x_train = latent::to_unit<float>(train).features;
+  const M x_test = latent::to_unit<float>(test).features;
+  const latent::Pca<float> pca(x_train, c.latent);
+
+  // Reconstruction from clean and from corrupted test images (the same corruption for both).
+  const latent::Corruption noise{latent::parse_noise(c.noise_type), c.noise};
+  latent::Rng noise_rng(c.seed + 1);
+  const M x_noisy = latent::corrupt(x_test, noise, noise_rng);
+  const M ae_clean = ae.reconstruct(x_test), pca_clean = pca.reconstruct(x_test);
+  const M ae_noisy = ae.reconstruct(x_noisy), pca_noisy = pca.reconstruct(x_noisy);
+
+  // Codes of a subset for the neighbour searches: exhaustive 5-NN over 60000 x 10000 pixels
+  // would dominate the run, so 10000 training references and 2000 test queries.
+  const Index refs = 10000, queries = 2000, k = 5, clusters = 10;
+  const std::span<const int> ref_labels(train.labels.data(), std::size_t(refs));
+  const std::span<const int> query_labels(test.labels.data(), std::size_t(queries));
+  const M ref_pixels = x_train.leftCols(refs), query_pixels = x_test.leftCols(queries);
+  const M z_test = ae.encode(x_test), p_test = pca.encode(x_test);
+  const double knn_latent = latent::knn_accuracy<float>(ae.encode(ref_pixels), ref_labels, z_test.leftCols(queries), query_labels, k);
+  const double knn_pca = latent::knn_accuracy<float>(pca.encode(ref_pixels), ref_labels, p_test.leftCols(queries), query_labels, k);
+  const double knn_pixels = latent::knn_accuracy(ref_pixels, ref_labels, query_pixels, query_labels, k);
+
+  latent::Rng cluster_rng(c.seed + 2);
+  const double purity_latent = latent::cluster_purity(latent::kmeans(z_test, clusters, cluster_rng).assignments, test.labels);
+  const double purity_pca = latent::cluster_purity(latent::kmeans(p_test, clusters, cluster_rng).assignments, test.labels);
+
+  namespace fs = std::filesystem;
+  const fs::path out(c.out);
+  fs::create_directories(out);
+  const Index shown = 12;
+  if (c.variant == "denoising")
+    latent::write_png(latent::image_rows<float>({x_test.leftCols(shown), x_noisy.leftCols(shown), ae_noisy.leftCols(shown),
+                                                 pca_noisy.leftCols(shown)},
+                                                28, 28, {.columns = int(shown)}),
+                      out / "reconstructions.png");
+  else
+    latent::write_png(latent::image_rows<float>({x_test.leftCols(shown), ae_clean.leftCols(shown), pca_clean.leftCols(shown)},
+                                                28, 28, {.columns = int(shown)}),
+                      out / "reconstructions.png");
+  latent::write_png(latent::loss_curve(train_curve, test_curve), out / "loss.png");
+  std::cout << "pictures in " << c.out << "/ (reconstructions.png: originals, "
+            << (c.variant == "denoising" ? "noisy inputs, AE, PCA" : "AE, PCA") << "; loss.png)" << std::endl;
+
+  std::cout << "noisy_test_mse_per_pixel ae=" << mse_per_pixel(ae_noisy, x_test) << " pca=" << mse_per_pixel(pca_noisy, x_test)
+            << " noise=" << latent::to_string(noise.type) << ":" << noise.level << std::endl;
+  std::cout << std::setprecision(5) << "test_mse_per_pixel ae=" << mse_per_pixel(ae_clean, x_test)
+            << " pca=" << mse_per_pixel(pca_clean, x_test) << std::endl;
+  // 784 uint8 pixels (8 bits each) against D float32 numbers.
+  std::cout << std::setprecision(3) << "compression_ratio=" << 784.0 * 8 / (double(c.latent) * 32) << std::endl;
+  std::cout << std::setprecision(4) << "knn_accuracy latent=" << knn_latent << " pca=" << knn_pca << " pixels=" << knn_pixels
+            << " k=" << k << " references=" << refs << " queries=" << queries << std::endl;
+  std::cout << "kmeans_purity latent=" << purity_latent << " pca=" << purity_pca << " k=" << clusters
+            << " images=" << x_test.cols() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse(argc, argv));
+  } catch (const std::exception& e) {
+    std::cerr << "autoencoder: " << e.what() << "\n";
+    return 1;
+  }
+}
