@@ -59,40 +59,40 @@ void require_bias(const char* op, const char* a_name, Var<S> a, Var<S> b) {
 
 }  // namespace detail
 
+namespace detail {
+
+// Records op(A) op(B), op = transpose where `ta` / `tb`, after checking the inner sizes agree.
+template <class S>
+Var<S> product(const char* name, typename Tape<S>::BackwardFn backward, Var<S> a, Var<S> b, bool ta, bool tb,
+               const char* rule) {
+  require_same_tape(name, a, b);
+  const GemmOperand<S> oa{a.value().data(), a.rows(), a.cols(), ta}, ob{b.value().data(), b.rows(), b.cols(), tb};
+  require_shapes(oa.op_cols() == ob.op_rows(), name, "A", a, "B", b, rule);
+  Tape<S>& t = a.tape();
+  const Var<S> c = t.record(name, backward, oa.op_rows(), ob.op_cols(), {a, b});
+  gemm(oa, ob, t.value_of(c).data(), false);
+  t.finish(c);
+  return c;
+}
+
+}  // namespace detail
+
 /// Matrix product `A B` (shapes m x k and k x n).
 template <class S>
 Var<S> matmul(Var<S> a, Var<S> b) {
-  detail::require_same_tape("matmul", a, b);
-  detail::require_shapes(a.cols() == b.rows(), "matmul", "A", a, "B", b, " (A.cols must equal B.rows)");
-  Tape<S>& t = a.tape();
-  const Var<S> c = t.record("matmul", detail::matmul_backward<S>, a.rows(), b.cols(), {a, b});
-  detail::gemm(detail::gemm_operand(a.value()), detail::gemm_operand(b.value()), t.value_of(c).data(), false);
-  t.finish(c);
-  return c;
+  return detail::product("matmul", detail::matmul_backward<S>, a, b, false, false, " (A.cols must equal B.rows)");
 }
 
 /// `A^T B` without forming the transpose (shapes k x m and k x n).
 template <class S>
 Var<S> matmul_tn(Var<S> a, Var<S> b) {
-  detail::require_same_tape("matmul_tn", a, b);
-  detail::require_shapes(a.rows() == b.rows(), "matmul_tn", "A", a, "B", b, " (A.rows must equal B.rows)");
-  Tape<S>& t = a.tape();
-  const Var<S> c = t.record("matmul_tn", detail::matmul_tn_backward<S>, a.cols(), b.cols(), {a, b});
-  detail::gemm(detail::gemm_operand(a.value().transpose()), detail::gemm_operand(b.value()), t.value_of(c).data(), false);
-  t.finish(c);
-  return c;
+  return detail::product("matmul_tn", detail::matmul_tn_backward<S>, a, b, true, false, " (A.rows must equal B.rows)");
 }
 
 /// `A B^T` without forming the transpose (shapes m x k and n x k).
 template <class S>
 Var<S> matmul_nt(Var<S> a, Var<S> b) {
-  detail::require_same_tape("matmul_nt", a, b);
-  detail::require_shapes(a.cols() == b.cols(), "matmul_nt", "A", a, "B", b, " (A.cols must equal B.cols)");
-  Tape<S>& t = a.tape();
-  const Var<S> c = t.record("matmul_nt", detail::matmul_nt_backward<S>, a.rows(), b.rows(), {a, b});
-  detail::gemm(detail::gemm_operand(a.value()), detail::gemm_operand(b.value().transpose()), t.value_of(c).data(), false);
-  t.finish(c);
-  return c;
+  return detail::product("matmul_nt", detail::matmul_nt_backward<S>, a, b, false, true, " (A.cols must equal B.cols)");
 }
 
 /// The affine map of a dense layer, `W x + b`: W is out x in, x is in x batch, b is out x 1.
