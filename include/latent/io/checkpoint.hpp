@@ -216,8 +216,11 @@ void load_checkpoint(const std::filesystem::path& path, Module<S>& model,
   const std::string where = path.string();
   const std::vector<std::uint8_t> bytes = read_file_bytes(path);
   const std::size_t size = bytes.size();
-  const std::size_t magic_seen = std::min(size, sizeof detail::checkpoint_magic);
-  if (std::memcmp(bytes.data(), detail::checkpoint_magic, magic_seen) != 0)
+  // A file shorter than the magic is judged on the bytes it has (std::equal, not memcmp: an empty
+  // file has no data pointer).
+  const auto magic_seen = std::ptrdiff_t(std::min(size, sizeof detail::checkpoint_magic));
+  if (!std::equal(bytes.begin(), bytes.begin() + magic_seen, detail::checkpoint_magic,
+                  [](std::uint8_t a, char b) { return a == std::uint8_t(b); }))
     throw FormatError(where, "bad magic: not a latent checkpoint");
   if (size < detail::checkpoint_header_size + 4)
     throw FormatError(where, "truncated at byte " + std::to_string(size) + ": shorter than the header");
