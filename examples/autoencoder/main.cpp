@@ -207,10 +207,5 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse(argc, argv));
-  } catch (const std::exception& e) {
-    std::cerr << "autoencoder: " << e.what() << "\n";
-    return 1;
-  }
+  return examples::guarded_main("autoencoder", [&] { return run(parse(argc, argv)); });
 }

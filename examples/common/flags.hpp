@@ -88,4 +88,16 @@ class Flags {
   std::vector<Known> known_;
 };
 
+/// Runs an example's `run()` and turns any exception into "program: message" on stderr and
+/// exit status 1, so every error a user can cause reads as a sentence, not an abort.
+template <class Run>
+int guarded_main(const char* program, Run&& run) {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace examples

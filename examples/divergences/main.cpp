@@ -115,10 +115,5 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse(argc, argv));
-  } catch (const std::exception& e) {
-    std::cerr << "divergences: " << e.what() << "\n";
-    return 1;
-  }
+  return examples::guarded_main("divergences", [&] { return run(parse(argc, argv)); });
 }

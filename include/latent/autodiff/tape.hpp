@@ -19,13 +19,15 @@ namespace latent::inline v0 {
 template <class S>
 class Tape;
 
-/// A read-only view of a matrix on the tape; its data is 64-byte aligned.
+/// A read-only view of a matrix on the tape. Its data is aligned as Eigen aligns its own
+/// matrices (EIGEN_MAX_ALIGN_BYTES): arena blocks are 64-byte aligned, and parameter leaves view
+/// an `Eigen::Matrix` whose alignment is only that.
 template <class S>
-using ConstView = Eigen::Map<const Matrix<S>, Eigen::Aligned64>;
+using ConstView = Eigen::Map<const Matrix<S>, Eigen::AlignedMax>;
 
 /// A writable view of a matrix on the tape.
 template <class S>
-using View = Eigen::Map<Matrix<S>, Eigen::Aligned64>;
+using View = Eigen::Map<Matrix<S>, Eigen::AlignedMax>;
 
 /// A handle to one matrix recorded on a `Tape`: 16 bytes, cheap to copy, valid until the tape's
 /// next `clear()`. Ops are free functions taking and returning `Var`s (`relu(linear(W, x, b))`).
