@@ -60,6 +60,41 @@ void BM_BceWithLogits(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 784 * batch);
 }
 
+// The GEMMs of one reference VAE layer at batch 128, forward and both backward products:
+// Eigen's own product against latent's (per-thread packing buffers, deterministic slabs).
+// Arguments: which product (0: W x, 1: G x^T, 2: W^T G), threads.
+template <bool Latent>
+void BM_Gemm(benchmark::State& state) {
+  latent::set_num_threads(int(state.range(1)));
+  latent::Rng rng(1);
+  M w(400, 784), x(784, 128), g(400, 128), out;
+  rng.fill_uniform(w);
+  rng.fill_uniform(x);
+  rng.fill_uniform(g);
+  const auto op = [](const M& m) { return latent::detail::gemm_operand(Eigen::Map<const M>(m.data(), m.rows(), m.cols())); };
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0:
+        out.resize(400, 128);
+        if constexpr (Latent) latent::detail::gemm(op(w), op(x), out.data(), false);
+        else out.noalias() = w * x;
+        break;
+      case 1:
+        out.resize(400, 784);
+        if constexpr (Latent) latent::detail::gemm(op(g), {x.data(), 784, 128, true}, out.data(), false);
+        else out.noalias() = g * x.transpose();
+        break;
+      default:
+        out.resize(784, 128);
+        if constexpr (Latent) latent::detail::gemm({w.data(), 400, 784, true}, op(g), out.data(), false);
+        else out.noalias() = w.transpose() * g;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 400 * 784 * 128 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  latent::set_num_threads(1);
+}
+
 void batches(benchmark::internal::Benchmark* b) {
   b->ArgName("batch")->Arg(1)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMicrosecond);
 }
@@ -69,4 +104,6 @@ void batches(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_LinearTape)->Apply(batches);
 BENCHMARK(BM_LinearEigen)->Apply(batches);
 BENCHMARK(BM_BceWithLogits)->Apply(batches);
+BENCHMARK(BM_Gemm<false>)->ArgNames({"op", "threads"})->ArgsProduct({{0, 1, 2}, {1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Gemm<true>)->ArgNames({"op", "threads"})->ArgsProduct({{0, 1, 2}, {1, 2}})->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

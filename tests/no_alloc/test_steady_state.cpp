@@ -4,8 +4,7 @@
 // replacement does not touch other tests. Under AddressSanitizer, which owns malloc, only the
 // operator new count remains.
 
-#include <latent/autodiff.hpp>
-#include <latent/core.hpp>
+#include <latent/latent.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -140,6 +139,29 @@ TEST_CASE("a warm training step performs zero heap allocations", "[autodiff][all
       CHECK(warm == 0);
       CHECK(a == b);  // same inputs, same parameters: the same loss
     }
+  }
+  latent::set_num_threads(1);
+}
+
+TEST_CASE("a warm VAE training step with Adam performs zero heap allocations", "[models][alloc]") {
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    latent::Rng rng(1);
+    latent::Vae<float> vae({}, rng);
+    latent::Adam<float> opt(vae.parameters(), {.lr = 1e-3});
+    Eigen::MatrixXf x(784, 64);
+    rng.fill_uniform(x);
+    latent::Tape<float> tape;
+    const auto step = [&] {
+      tape.clear();
+      opt.zero_grad();
+      tape.backward(vae.elbo(tape, tape.constant(x), rng, {.samples = 2}).total);
+      opt.step();
+    };
+    step();
+    step();
+    INFO("threads " << threads);
+    CHECK(allocations_during([&] { step(); step(); }) == 0);
   }
   latent::set_num_threads(1);
 }

@@ -12,6 +12,7 @@
 #include "latent/autodiff/arena.hpp"
 #include "latent/autodiff/gemm.hpp"
 #include "latent/core/error.hpp"
+#include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 
 namespace latent::inline v0 {
@@ -219,18 +220,21 @@ class Tape {
   }
 
   /// Adds `expr` (shaped like `v`) into the adjoint of `v` if `v` needs a gradient. The first
-  /// contribution assigns, later ones add, so no adjoint is ever zero-filled needlessly.
+  /// contribution assigns, later ones add, so no adjoint is ever zero-filled needlessly. Large
+  /// adjoints are written by all threads, each its own block of columns.
   template <class Expr>
   void accumulate(Var<S> v, const Expr& expr) {
     Node& n = node(v);
     if (!n.needs_grad) return;
     View<S> a(adjoint_storage(n), n.rows, n.cols);
-    if (n.adjoint_ready) {
-      a.noalias() += expr;
-    } else {
-      a.noalias() = expr;
-      n.adjoint_ready = true;
-    }
+    const bool add = n.adjoint_ready;
+    detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) {
+      if (add)
+        a.middleCols(c, k).noalias() += expr.middleCols(c, k);
+      else
+        a.middleCols(c, k).noalias() = expr.middleCols(c, k);
+    });
+    n.adjoint_ready = true;
   }
 
   /// Adds the matrix product `a b` into the adjoint of `v` (if it needs a gradient) with one GEMM

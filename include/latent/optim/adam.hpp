@@ -48,19 +48,19 @@ class Adam : public Optimizer<S> {
     if (!(o_.weight_decay >= 0 && decoupled_decay_ >= 0)) throw NumericError(k, "weight_decay must be >= 0");
   }
 
-  void update(std::size_t i, Parameter<S>& p) override {
+  void update(typename Optimizer<S>::Block& block) override {
     const double t = double(this->steps());
     const S step_size = S(this->lr() / (1 - std::pow(o_.beta1, t)));
     const S bias2_sqrt = S(std::sqrt(1 - std::pow(o_.beta2, t)));
     const S shrink = S(1 - this->lr() * decoupled_decay_);
     const S b1 = S(o_.beta1), b2 = S(o_.beta2), eps = S(o_.eps);
-    auto m = this->slot(0, i).array();
-    auto v = this->slot(1, i).array();
-    this->with_l2_grad(p, o_.weight_decay, [&](const auto& g) {
+    auto m = block.slot(0).array();
+    auto v = block.slot(1).array();
+    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
       m = b1 * m + (S(1) - b1) * g;
       v = b2 * v + (S(1) - b2) * g.square();
     });
-    p.value.array() = shrink * p.value.array() - step_size * m / (v.sqrt() / bias2_sqrt + eps);
+    block.value.array() = shrink * block.value.array() - step_size * m / (v.sqrt() / bias2_sqrt + eps);
   }
 
  private:

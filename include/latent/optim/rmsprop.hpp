@@ -42,23 +42,23 @@ class RmsProp : public Optimizer<S> {
   [[nodiscard]] const RmsPropOptions& options() const noexcept { return o_; }
 
  protected:
-  void update(std::size_t i, Parameter<S>& p) override {
+  void update(typename Optimizer<S>::Block& block) override {
     const S alpha = S(o_.alpha), eps = S(o_.eps), lr = S(this->lr()), mu = S(o_.momentum);
-    auto s = this->slot(0, i).array();
-    this->with_l2_grad(p, o_.weight_decay, [&](const auto& g) {
+    auto s = block.slot(0).array();
+    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
       s = alpha * s + (S(1) - alpha) * g.square();
       // d is passed as an unevaluated expression: it needs no buffer and is fused into the update.
       const auto step_with = [&](const auto& d) {
         if (o_.momentum > 0) {
-          auto b = this->slot(1, i).array();
+          auto b = block.slot(1).array();
           b = mu * b + g / d;
-          p.value.array() -= lr * b;
+          block.value.array() -= lr * b;
         } else {
-          p.value.array() -= lr * g / d;
+          block.value.array() -= lr * g / d;
         }
       };
       if (o_.centered) {
-        auto a = this->slot(o_.momentum > 0 ? 2 : 1, i).array();
+        auto a = block.slot(o_.momentum > 0 ? 2 : 1).array();
         a = alpha * a + (S(1) - alpha) * g;
         step_with((s - a.square()).sqrt() + eps);
       } else {

@@ -42,14 +42,14 @@ class Sgd : public Optimizer<S> {
   [[nodiscard]] const SgdOptions& options() const noexcept { return o_; }
 
  protected:
-  void update(std::size_t i, Parameter<S>& p) override {
+  void update(typename Optimizer<S>::Block& block) override {
     const S lr = S(this->lr());
-    this->with_l2_grad(p, o_.weight_decay, [&](const auto& g) {
+    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
       if (o_.momentum == 0) {
-        p.value.array() -= lr * g;
+        block.value.array() -= lr * g;
         return;
       }
-      auto b = this->slot(0, i).array();
+      auto b = block.slot(0).array();
       const S mu = S(o_.momentum);
       // PyTorch starts the buffer at g itself, undamped.
       if (this->steps() == 1) {
@@ -58,9 +58,9 @@ class Sgd : public Optimizer<S> {
         b = mu * b + S(1 - o_.dampening) * g;
       }
       if (o_.nesterov) {
-        p.value.array() -= lr * (g + mu * b);
+        block.value.array() -= lr * (g + mu * b);
       } else {
-        p.value.array() -= lr * b;
+        block.value.array() -= lr * b;
       }
     });
   }

@@ -25,7 +25,7 @@ template <class Op, class S>
 Var<S> unary(Var<S> a, S arg = S(0)) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(Op::name, unary_backward<Op, S>, a.rows(), a.cols(), {a}, arg);
-  t.value_of(out).array() = Op::forward(a.value().array(), arg);
+  parallel_assign(t.value_of(out), Op::forward(a.value().array(), arg).matrix());
   t.finish(out);
   return out;
 }
@@ -113,7 +113,7 @@ Var<S> binary(const char* name, void (*backward)(Tape<S>&, std::int32_t), Var<S>
   require_same_shape(name, a, b);
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(name, backward, a.rows(), a.cols(), {a, b});
-  t.value_of(out).array() = forward(a.value().array(), b.value().array());
+  parallel_assign(t.value_of(out), forward(a.value().array(), b.value().array()).matrix());
   t.finish(out);
   return out;
 }

@@ -58,7 +58,8 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
   Tape<S>& t = logits.tape();
   const Var<S> out = t.record("bce_with_logits", detail::bce_with_logits_backward<S>, 1, logits.cols(), {logits, targets});
   const auto z = logits.value().array();
-  t.value_of(out) = (z.max(S(0)) - z * targets.value().array() + (-z.abs()).exp().log1p()).matrix().colwise().sum();
+  detail::parallel_assign(t.value_of(out), (z.max(S(0)) - z * targets.value().array() + (-z.abs()).exp().log1p()).matrix().colwise().sum(),
+                  z.rows());
   t.finish(out);
   return out;
 }
@@ -104,7 +105,7 @@ Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
   detail::require_shapes(mu.rows() == eps.rows() && mu.cols() == eps.cols(), "reparameterize", "mu", mu, "eps", eps);
   Tape<S>& t = mu.tape();
   const Var<S> z = t.record("reparameterize", detail::reparameterize_backward<S>, mu.rows(), mu.cols(), {mu, logvar, eps});
-  t.value_of(z) = (mu.value().array() + (logvar.value().array() * S(0.5)).exp() * eps.value().array()).matrix();
+  detail::parallel_assign(t.value_of(z), (mu.value().array() + (logvar.value().array() * S(0.5)).exp() * eps.value().array()).matrix());
   t.finish(z);
   return z;
 }

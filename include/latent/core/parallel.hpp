@@ -1,0 +1,48 @@
+#pragma once
+/// @file
+/// `detail::for_each_column_block`: elementwise work split over threads by column blocks.
+
+#include <algorithm>
+
+#include "latent/core/scalar.hpp"
+#include "latent/core/threads.hpp"
+
+namespace latent::inline v0::detail {
+
+/// Entries below which a pass over a matrix stays on one thread: waking a second thread costs
+/// a few microseconds, about what one thread needs for 30k entries of an exp.
+inline constexpr Index parallel_grain = Index(1) << 15;
+
+/// Calls `f(first_column, column_count)` on consecutive column blocks that together cover
+/// `cols` columns of a `rows x cols` matrix: one block per thread when the matrix is large
+/// enough (`parallel_grain`) and `num_threads() > 1`, else one block. Blocks never share a
+/// column, so `f` may write its columns freely; the split depends only on the shape and the
+/// thread count, so results are reproducible.
+template <class F>
+void for_each_column_block(Index rows, Index cols, F&& f) {
+#if defined(_OPENMP)
+  const int threads = int(std::min<Index>({Index(num_threads()), cols, rows * cols / parallel_grain}));
+  if (threads > 1) {
+    const Index block = (cols + threads - 1) / threads;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) {
+      const Index first = std::min(cols, t * block);
+      if (const Index n = std::min(cols - first, block); n > 0) f(first, n);
+    }
+    return;
+  }
+#endif
+  (void)rows;
+  f(Index(0), cols);
+}
+
+/// `dst = expr`, split over threads by column blocks (see `for_each_column_block`). For a
+/// column reduction, pass the rows the expression reads as `work_rows`, so the work, not the
+/// 1 x cols result, decides whether threads pay.
+template <class Dst, class Expr>
+void parallel_assign(Dst&& dst, const Expr& expr, Index work_rows = -1) {
+  for_each_column_block(work_rows < 0 ? dst.rows() : work_rows, dst.cols(),
+                        [&](Index c, Index n) { dst.middleCols(c, n) = expr.middleCols(c, n); });
+}
+
+}  // namespace latent::inline v0::detail
