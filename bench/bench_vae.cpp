@@ -69,10 +69,12 @@ void BM_AutoencoderStep(benchmark::State& state) {
 }
 
 void BM_VaeEncodeOne(benchmark::State& state) {
+  latent::set_num_threads(int(state.range(0)));
   latent::Rng rng(1);
   latent::Vae<float> vae({}, rng);
   const latent::Matrix<float> x = pixels<float>(1, rng);
   for (auto _ : state) benchmark::DoNotOptimize(vae.encode(x).first.data());
+  latent::set_num_threads(1);
 }
 
 void batches_and_threads(benchmark::internal::Benchmark* b) {
@@ -85,5 +87,5 @@ BENCHMARK(BM_VaeStep<float>)->Apply(batches_and_threads);
 BENCHMARK(BM_VaeStep<double>)->Apply(batches_and_threads);
 BENCHMARK(BM_AutoencoderStep<float>)->Apply(batches_and_threads);
 BENCHMARK(BM_AutoencoderStep<double>)->Apply(batches_and_threads);
-BENCHMARK(BM_VaeEncodeOne)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VaeEncodeOne)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
 
@@ -120,6 +121,17 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
   gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, 0, n);
 }
 
+// Calls f(op(A), op(B)) with the two operands as Eigen expressions (maps, transposed or not).
+template <class S, class F>
+void with_operand_expressions(const GemmOperand<S>& a, const GemmOperand<S>& b, F&& f) {
+  using L = Eigen::Map<const Matrix<S>>;
+  const L am(a.data, a.rows, a.cols), bm(b.data, b.rows, b.cols);
+  if (a.transposed && b.transposed) f(am.transpose(), bm.transpose());
+  else if (a.transposed) f(am.transpose(), bm);
+  else if (b.transposed) f(am, bm.transpose());
+  else f(am, bm);
+}
+
 /// C = op(A) op(B), or C += op(A) op(B) when `accumulate`. C is a contiguous column-major m x n
 /// buffer; A and B are contiguous column-major matrices used as is or transposed.
 template <class S>
@@ -128,23 +140,21 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   Eigen::Map<Matrix<S>> out(c, m, n);
   if (!accumulate) out.setZero();
   if (m == 0 || n == 0 || k == 0) return;
-  using L = Eigen::Map<const Matrix<S>>;
-  const L am(a.data, a.rows, a.cols), bm(b.data, b.rows, b.cols);
-  // Vector-shaped and tiny products: Eigen's GEMV and coefficient loops allocate nothing here.
-  if (m == 1 || n == 1 || m + n + k < 20) {
-    const auto product = [&](const auto& x, const auto& y) { out.noalias() += x.lazyProduct(y); };
-    if (n == 1 || m == 1) {
-      const auto gemv = [&](const auto& x, const auto& y) { out.noalias() += x * y; };
-      if (a.transposed && b.transposed) gemv(am.transpose(), bm.transpose());
-      else if (a.transposed) gemv(am.transpose(), bm);
-      else if (b.transposed) gemv(am, bm.transpose());
-      else gemv(am, bm);
-    } else {
-      if (a.transposed && b.transposed) product(am.transpose(), bm.transpose());
-      else if (a.transposed) product(am.transpose(), bm);
-      else if (b.transposed) product(am, bm.transpose());
-      else product(am, bm);
-    }
+  // Batch 1 and other thin shapes: a matrix-vector product (n == 1) split by output rows, an
+  // outer product (k == 1) or vector-matrix product (m == 1) split by output columns, and tiny
+  // products as coefficient loops. None of these allocates, and a GEMM kernel would spend more
+  // on packing than on arithmetic.
+  if (n == 1) {
+    with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
+      for_each_column_block(k, m, [&](Index r, Index len) { out.middleRows(r, len).noalias() += x.middleRows(r, len) * y; });
+    });
+    return;
+  }
+  if (m == 1 || k == 1 || m + n + k < 20) {
+    with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
+      for_each_column_block(std::max(m, k), n,
+                            [&](Index c0, Index len) { out.middleCols(c0, len).noalias() += x.lazyProduct(y.middleCols(c0, len)); });
+    });
     return;
   }
   constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
