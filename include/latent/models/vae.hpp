@@ -219,7 +219,7 @@ class Vae : public Module<S> {
   /// `max_columns` decoded samples and combined with a stable log-mean-exp, so k = 5000 fits in
   /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample.
   Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
-                           Index max_columns = Index(1) << 14) {
+                           Index max_columns = Index(1) << 12) {
     if (k < 1) throw Error("log_likelihood", "k must be at least 1, got " + std::to_string(k));
     const Index per_pass = std::min(k, max_columns), examples = std::max<Index>(1, max_columns / per_pass);
     Vector<S> out(x.cols());
