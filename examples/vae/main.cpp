@@ -140,7 +140,7 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
 
   if (c.latent == 2) {
     const M z = vae.encode(x, c.cvae ? y : M()).first;
-    latent::write_png(latent::scatter_plot(z, test.labels, {.title = "test set in latent space (posterior means)", .x_label = "z1", .y_label = "z2"},
+    latent::write_png(latent::scatter_plot(z, test.labels, {.title = "test set: posterior means", .x_label = "z1", .y_label = "z2"},
                                            latent::fashion_mnist_classes),
                       out / "latent_scatter.png");
     // The decoded manifold: a 20 x 20 grid of z at Gaussian quantiles 0.05 .. 0.95.
