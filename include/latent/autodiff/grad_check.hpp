@@ -30,7 +30,10 @@ struct GradCheckResult {
   double max_rel_error = 0;  ///< |a - n| / max(|a| + |n|, eps) at the worst entry
   std::string op;            ///< the op that produced the checked output
   std::size_t input = 0;     ///< which input holds the worst entry
-  Index row = 0, col = 0;    ///< where in that input
+  /// Row and column of the worst entry in that input.
+  ///@{
+  Index row = 0, col = 0;
+  ///@}
   double analytic = 0;       ///< the tape's derivative there
   double numeric = 0;        ///< the finite-difference derivative there
 

@@ -21,6 +21,7 @@ class Rng {
   struct State {
     std::uint64_t key;      ///< derived from the seed; fixes the stream
     std::uint64_t counter;  ///< how many 64-bit words were drawn so far
+    /// Equal keys and counters: the two generators will draw the same numbers.
     friend bool operator==(const State&, const State&) = default;
   };
 
@@ -91,6 +92,7 @@ class Rng {
   /// Rvalue overloads, so `rng.fill_normal(m.col(0))` works on temporaries of block type.
   template <class Derived>
   void fill_normal(Eigen::DenseBase<Derived>&& m) noexcept { fill_normal(m); }
+  /// Rvalue overload of `fill_uniform`, for temporaries of block type such as `m.col(0)`.
   template <class Derived>
   void fill_uniform(Eigen::DenseBase<Derived>&& m, double lo = 0.0, double hi = 1.0) noexcept {
     fill_uniform(m, lo, hi);

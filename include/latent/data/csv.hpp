@@ -21,7 +21,7 @@ namespace latent::inline v0 {
 
 /// How to read a CSV file.
 struct CsvOptions {
-  char delimiter = ',';   ///< field separator, e.g. ',' ';' or '\t'
+  char delimiter = ',';   ///< field separator, e.g. ',' ';' or a tab
   bool header = false;    ///< the first line names the columns and is skipped
   int label_column = -1;  ///< 0-based column holding integer labels, or -1 for none
 };

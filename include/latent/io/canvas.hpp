@@ -16,7 +16,10 @@ namespace latent::inline v0 {
 
 /// An 8-bit RGB colour.
 struct Rgb {
+  /// Red, green and blue intensity, 0-255.
+  ///@{
   std::uint8_t r, g, b;
+  ///@}
 };
 
 /// Draws on an RGB `Image` it owns.

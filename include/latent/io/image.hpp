@@ -38,6 +38,7 @@ struct Image {
     return pixels[(std::size_t(y) * std::size_t(width) + std::size_t(x)) * std::size_t(channels) + std::size_t(c)];
   }
 
+  /// Same size, channel count and pixel bytes.
   friend bool operator==(const Image&, const Image&) = default;
 };
 

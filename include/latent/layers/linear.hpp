@@ -45,6 +45,7 @@ class Linear : public Module<S> {
   [[nodiscard]] bool has_bias() const noexcept { return has_bias_; }
 
  protected:
+  /// Lists `weight()` and, with a bias, `bias()`.
   void visit_own_parameters(const typename Module<S>::ParameterVisitor& f) override {
     f(weight_);
     if (has_bias_) f(bias_);

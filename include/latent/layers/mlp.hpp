@@ -49,6 +49,7 @@ class Mlp : public Module<S> {
   [[nodiscard]] Activation output_activation() const noexcept { return output_; }
 
  protected:
+  /// Lists the layers as children "0", "1", ...
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
     for (std::size_t l = 0; l < layers_.size(); ++l) f(std::to_string(l), layers_[l]);
   }

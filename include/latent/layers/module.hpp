@@ -67,9 +67,14 @@ class Module {
 
  protected:
   Module() = default;
+  /// Copies the training flag; derived modules copy their own members (protected: only a
+  /// derived module copies its base).
   Module(const Module&) = default;
+  /// Moves the training flag; derived modules move their own members.
   Module(Module&&) noexcept = default;
+  /// Copy-assigns the training flag; derived modules assign their own members.
   Module& operator=(const Module&) = default;
+  /// Move-assigns the training flag; derived modules assign their own members.
   Module& operator=(Module&&) noexcept = default;
 
   /// Lists this module's own parameters (not its children's). Default: none.

@@ -41,6 +41,7 @@ class Sequential : public Module<S> {
   Module<S>& operator[](std::size_t i) { return *layers_.at(i); }
 
  protected:
+  /// Lists the modules as children "0", "1", ... in order.
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
     for (std::size_t i = 0; i < layers_.size(); ++i) f(std::to_string(i), *layers_[i]);
   }

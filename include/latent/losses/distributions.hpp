@@ -64,6 +64,7 @@ inline void require_samples(const char* op, Index n) {
 template <class S>
 class DiagonalGaussian {
  public:
+  /// The scalar type of the Vars.
   using Scalar = S;
 
   /// Throws `ShapeError` unless mean and logvar are both D x 1 on one tape.
@@ -102,6 +103,7 @@ class DiagonalGaussian {
 template <class S>
 class GaussianMixture {
  public:
+  /// The scalar type of the Vars.
   using Scalar = S;
 
   /// Throws `ShapeError` unless logits is K x 1 and means, logvars are D x K, all on one tape.

@@ -163,6 +163,7 @@ class Autoencoder : public Module<S> {
   Mlp<S>& decoder() noexcept { return decoder_; }
 
  protected:
+  /// Lists the children "encoder" and "decoder".
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
     f("encoder", encoder_);
     f("decoder", decoder_);

@@ -27,6 +27,9 @@ struct DecoderOptions {
 template <class S>
 class Decoder : public Module<S> {
  public:
+  /// An `Mlp` latent -> hidden... -> output with no output activation, initialised from `rng`.
+  /// Throws `ShapeError` unless `latent`, `output` and every hidden width are positive, and
+  /// `NumericError` unless `sigma` > 0.
   Decoder(const DecoderOptions& options, Rng& rng)
       : mlp_(MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity}, rng),
         likelihood_(options.likelihood),
@@ -59,9 +62,11 @@ class Decoder : public Module<S> {
   Mlp<S>& mlp() noexcept { return mlp_; }
 
  protected:
+  /// Lists "logvar" when the variance is learned; otherwise nothing.
   void visit_own_parameters(const typename Module<S>::ParameterVisitor& f) override {
     if (learn_variance_) f(logvar_);
   }
+  /// Lists the child "mlp".
   void visit_children(const typename Module<S>::ChildVisitor& f) override { f("mlp", mlp_); }
 
  private:

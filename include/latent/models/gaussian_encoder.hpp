@@ -69,6 +69,7 @@ class GaussianEncoder : public Module<S> {
   [[nodiscard]] Index in_features() const noexcept { return trunk_ ? trunk_->in_features() : head_.in_features(); }
 
  protected:
+  /// Lists the children "trunk" (if any) and "head".
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
     if (trunk_) f("trunk", *trunk_);
     f("head", head_);

@@ -258,6 +258,7 @@ class Vae : public Module<S> {
   Decoder<S>& decoder() noexcept { return decoder_; }
 
  protected:
+  /// Lists the children "encoder" and "decoder".
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
     f("encoder", encoder_);
     f("decoder", decoder_);

@@ -48,6 +48,7 @@ class Adam : public Optimizer<S> {
     if (!(o_.weight_decay >= 0 && decoupled_decay_ >= 0)) throw NumericError(k, "weight_decay must be >= 0");
   }
 
+  /// The Adam rule on one block of columns (see `Optimizer::update`).
   void update(typename Optimizer<S>::Block& block) override {
     const double t = double(this->steps());
     const S step_size = S(this->lr() / (1 - std::pow(o_.beta1, t)));

@@ -46,7 +46,10 @@ class Optimizer {
     Columns slot(std::size_t k) { return owner->slot(k, index).middleCols(first, count); }
     Optimizer* owner;   ///< whose slots
     std::size_t index;  ///< which parameter
-    Index first, count; ///< which columns
+    /// Which columns: the first one and how many.
+    ///@{
+    Index first, count;
+    ///@}
   };
 
   /// One update of every parameter from its `grad`: counts the step (so `steps()` is t >= 1
@@ -145,9 +148,13 @@ class Optimizer {
       for (std::size_t k = 0; k < slot_names_.size(); ++k) slots_.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
     }
   }
+  /// Copies the parameter pointers (not the parameters), slots, step count and learning rate.
   Optimizer(const Optimizer&) = default;
+  /// Moves the parameter pointers, slots, step count and learning rate.
   Optimizer(Optimizer&&) noexcept = default;
+  /// Copy-assigns the parameter pointers (not the parameters), slots, step count and learning rate.
   Optimizer& operator=(const Optimizer&) = default;
+  /// Move-assigns the parameter pointers, slots, step count and learning rate.
   Optimizer& operator=(Optimizer&&) noexcept = default;
 
   /// Updates one block of a parameter from its gradient and slots; `steps()` already counts

@@ -42,6 +42,7 @@ class RmsProp : public Optimizer<S> {
   [[nodiscard]] const RmsPropOptions& options() const noexcept { return o_; }
 
  protected:
+  /// The RMSProp rule on one block of columns (see `Optimizer::update`).
   void update(typename Optimizer<S>::Block& block) override {
     const S alpha = S(o_.alpha), eps = S(o_.eps), lr = S(this->lr()), mu = S(o_.momentum);
     auto s = block.slot(0).array();

@@ -42,6 +42,7 @@ class Sgd : public Optimizer<S> {
   [[nodiscard]] const SgdOptions& options() const noexcept { return o_; }
 
  protected:
+  /// The SGD rule on one block of columns (see `Optimizer::update`).
   void update(typename Optimizer<S>::Block& block) override {
     const S lr = S(this->lr());
     this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// `Progress`: one line that tells a person how long work is going (epoch, batch/total, loss so
-/// far, samples/s, ETA). On a terminal it redraws in place with '\r'; into a file or pipe it
+/// far, samples/s, ETA). On a terminal it redraws in place with a carriage return; into a file or pipe it
 /// prints plain lines at a few milestones, so logs stay short and readable.
 
 #include <chrono>
@@ -20,7 +20,7 @@ namespace latent::inline v0 {
 /// How a `Progress` line is drawn.
 enum class Redraw {
   automatic,  ///< in place if the stream is std::cout / std::cerr / std::clog on a terminal
-  in_place,   ///< always '\r' redraws
+  in_place,   ///< always redraws in place (carriage return)
   lines,      ///< always plain lines
 };
 
@@ -28,7 +28,7 @@ enum class Redraw {
 struct ProgressOptions {
   int epochs = 1;                    ///< epochs in the run
   Index batches = 0;                 ///< batches per epoch (e.g. `Batcher::batches_per_epoch()`)
-  Redraw redraw = Redraw::automatic;
+  Redraw redraw = Redraw::automatic; ///< in place, plain lines, or chosen from the stream
   int percent_step = 25;             ///< in lines mode, a line each time this % of the epoch passes
                                      ///< (0: only at the end of the epoch)
   double min_interval = 0.1;         ///< seconds between in-place redraws (terminals are slow)
