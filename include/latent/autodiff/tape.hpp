@@ -237,6 +237,27 @@ class Tape {
     n.adjoint_ready = true;
   }
 
+  /// Like `accumulate`, one column at a time: `column(j)` is the contribution to column j (an
+  /// Eigen column expression). For per-example factors, `(expr).rowwise() * g` broadcasts a row
+  /// and Eigen evaluates it coefficient by coefficient with scalar exp; `expr.col(j) * g(j)`
+  /// vectorizes.
+  template <class ColumnFn>
+  void accumulate_columns(Var<S> v, ColumnFn&& column) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    View<S> a(adjoint_storage(n), n.rows, n.cols);
+    const bool add = n.adjoint_ready;
+    detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) {
+      for (Index j = c; j < c + k; ++j) {
+        if (add)
+          a.col(j).noalias() += column(j);
+        else
+          a.col(j).noalias() = column(j);
+      }
+    });
+    n.adjoint_ready = true;
+  }
+
   /// Adds the matrix product `a b` into the adjoint of `v` (if it needs a gradient) with one GEMM
   /// written in place. `a` and `b` are tape views, either possibly `.transpose()`d.
   template <class A, class B>

@@ -13,27 +13,36 @@ namespace detail {
 template <class S>
 void bce_with_logits_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), z = t.input(out, 0), x = t.input(out, 1);
-  const auto g = t.adjoint_of(id).row(0).array();
-  const auto za = z.value().array();
-  t.accumulate(z, (((1 + (-za).exp()).inverse() - x.value().array()).rowwise() * g).matrix());
-  if (t.needs_grad(x)) t.accumulate(x, (-(za.rowwise() * g)).matrix());
+  const auto g = t.adjoint_of(id);
+  const auto zv = z.value(), xv = x.value();
+  t.accumulate_columns(z, [&](Index j) { return (((1 + (-zv.col(j).array()).exp()).inverse() - xv.col(j).array()) * g(0, j)).matrix(); });
+  t.accumulate_columns(x, [&](Index j) { return zv.col(j) * -g(0, j); });
 }
 // l_j = sum_i (a - b)^2:  da += 2 g_j (a - b),  db -= 2 g_j (a - b).
 template <class S>
 void squared_error_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const auto g = t.adjoint_of(id).row(0).array();
-  const auto d = (a.value().array() - b.value().array()).rowwise() * (2 * g);
-  t.accumulate(a, d.matrix());
-  t.accumulate(b, (-d).matrix());
+  const auto g = t.adjoint_of(id);
+  const auto av = a.value(), bv = b.value();
+  t.accumulate_columns(a, [&](Index j) { return (av.col(j) - bv.col(j)) * (2 * g(0, j)); });
+  t.accumulate_columns(b, [&](Index j) { return (av.col(j) - bv.col(j)) * (-2 * g(0, j)); });
 }
 // KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
 template <class S>
 void gaussian_kl_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), mu = t.input(out, 0), lv = t.input(out, 1);
-  const auto g = t.adjoint_of(id).row(0).array();
-  t.accumulate(mu, (mu.value().array().rowwise() * g).matrix());
-  t.accumulate(lv, (((lv.value().array().exp() - 1) * S(0.5)).rowwise() * g).matrix());
+  const auto g = t.adjoint_of(id);
+  const auto mv = mu.value(), lvv = lv.value();
+  t.accumulate_columns(mu, [&](Index j) { return mv.col(j) * g(0, j); });
+  t.accumulate_columns(lv, [&](Index j) { return ((lvv.col(j).array().exp() - 1) * (S(0.5) * g(0, j))).matrix(); });
+}
+// Fills the 1 x cols row `out` with `per_column(j)`, a column's sum, split over threads when the
+// `rows x cols` input is large: per column, Eigen vectorizes the sum and its exp/log1p.
+template <class S, class F>
+void column_sums(View<S> out, Index rows, F&& per_column) {
+  for_each_column_block(rows, out.cols(), [&](Index c, Index k) {
+    for (Index j = c; j < c + k; ++j) out(0, j) = per_column(j);
+  });
 }
 // z = mu + exp(lv / 2) eps:  dmu += G,  dlv += G (z - mu) / 2,  deps += G exp(lv / 2).
 template <class S>
@@ -57,9 +66,11 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
                          "logits", logits, "targets", targets);
   Tape<S>& t = logits.tape();
   const Var<S> out = t.record("bce_with_logits", detail::bce_with_logits_backward<S>, 1, logits.cols(), {logits, targets});
-  const auto z = logits.value().array();
-  detail::parallel_assign(t.value_of(out), (z.max(S(0)) - z * targets.value().array() + (-z.abs()).exp().log1p()).matrix().colwise().sum(),
-                  z.rows());
+  const auto z = logits.value(), x = targets.value();
+  detail::column_sums(t.value_of(out), z.rows(), [&](Index j) {
+    const auto zj = z.col(j).array();
+    return (zj.max(S(0)) - zj * x.col(j).array() + (-zj.abs()).exp().log1p()).sum();
+  });
   t.finish(out);
   return out;
 }
