@@ -36,13 +36,10 @@ void for_each_column_block(Index rows, Index cols, F&& f) {
   f(Index(0), cols);
 }
 
-/// `dst = expr`, split over threads by column blocks (see `for_each_column_block`). For a
-/// column reduction, pass the rows the expression reads as `work_rows`, so the work, not the
-/// 1 x cols result, decides whether threads pay.
+/// `dst = expr`, split over threads by column blocks (see `for_each_column_block`).
 template <class Dst, class Expr>
-void parallel_assign(Dst&& dst, const Expr& expr, Index work_rows = -1) {
-  for_each_column_block(work_rows < 0 ? dst.rows() : work_rows, dst.cols(),
-                        [&](Index c, Index n) { dst.middleCols(c, n) = expr.middleCols(c, n); });
+void parallel_assign(Dst&& dst, const Expr& expr) {
+  for_each_column_block(dst.rows(), dst.cols(), [&](Index c, Index n) { dst.middleCols(c, n) = expr.middleCols(c, n); });
 }
 
 }  // namespace latent::inline v0::detail
