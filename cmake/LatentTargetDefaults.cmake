@@ -11,9 +11,34 @@ function(latent_target_defaults target)
   endif()
 endfunction()
 
+# OpenBLAS (Debian's libopenblas-dev) as the optional route of latent's matrix products
+# (LATENT_USE_BLAS, include/latent/autodiff/blas.hpp): measured faster than Eigen's kernel on
+# AVX-512 (docs/performance.md), so our examples and benchmarks take it when it is installed.
+if(LATENT_BLAS)
+  set(BLA_VENDOR OpenBLAS)
+  find_package(BLAS QUIET)
+  unset(BLA_VENDOR)
+  find_path(LATENT_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas-pthread openblas)
+  if(BLAS_FOUND AND LATENT_CBLAS_INCLUDE_DIR)
+    set(LATENT_HAVE_BLAS TRUE)
+    message(STATUS "latent: matrix products of examples and benchmarks go to OpenBLAS (${BLAS_LIBRARIES})")
+  else()
+    message(STATUS "latent: OpenBLAS not found (apt-get install libopenblas-dev); Eigen's kernel it is")
+  endif()
+endif()
+
+function(latent_use_blas target)
+  target_link_libraries(${target} PRIVATE ${BLAS_LIBRARIES})
+  target_include_directories(${target} PRIVATE ${LATENT_CBLAS_INCLUDE_DIR})
+  target_compile_definitions(${target} PRIVATE LATENT_USE_BLAS=1)
+endfunction()
+
 # Examples and benchmarks: speed matters, and the machine they run on is the one they were built on.
 function(latent_fast_target target)
   latent_target_defaults(${target})
+  if(LATENT_HAVE_BLAS)
+    latent_use_blas(${target})
+  endif()
   if(LATENT_NATIVE)
     target_compile_options(${target} PRIVATE -O3 -march=native)
     # GCC 12's AVX-512 intrinsic headers trip -W(maybe-)uninitialized on their own

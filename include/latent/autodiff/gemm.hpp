@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "latent/autodiff/blas.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
@@ -86,12 +87,18 @@ PackingBuffers<S>& packing_buffers() {
 // C[rows r0.., cols c0..] += op(A)[r0.., :] op(B)[:, c0..] on the calling thread.
 template <class S, int LhsOrder, int RhsOrder>
 void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ldc, Index r0, Index m, Index c0, Index n) {
-  using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false,
-                                                                 Eigen::ColMajor, 1>;
   const Index k = a.op_cols();
   // op(A)[r0, 0]: row r0 of A, or column r0 of the stored A when transposed.
   const S* a0 = a.transposed ? a.data + r0 * a.rows : a.data + r0;
   const S* b0 = b.transposed ? b.data + c0 : b.data + c0 * b.rows;
+#if defined(LATENT_USE_BLAS)
+  if (double(m) * double(n) * double(k) >= blas_min_volume) {
+    blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc);
+    return;
+  }
+#endif
+  using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false,
+                                                                 Eigen::ColMajor, 1>;
   PackingBuffers<S>& buffers = packing_buffers<S>();
   buffers.prepare(m, n, k);
   Kernel::run(m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, 1, ldc, S(1), buffers, nullptr);
