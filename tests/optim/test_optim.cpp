@@ -313,3 +313,29 @@ TEST_CASE("schedules hold their last value and compose", "[optim]") {
   CHECK(twice.lr_at(1) == Approx(0.75 * warm.lr_at(0)).margin(1e-15));
   CHECK(twice.lr_at(8) == warm.lr_at(6));
 }
+
+TEST_CASE("running averages that decay flush to zero instead of ending subnormal", "[optim]") {
+  // One step with a gradient, then 3000 with none: every average decays geometrically towards 0
+  // (0.9^3000 of the first gradient is far below float's smallest subnormal).
+  const auto check = [](const char* which, auto make) {
+    Parameter<float> p("p", 64, 3);
+    auto opt = make(std::vector<Parameter<float>*>{&p});
+    p.grad.setConstant(1e-3f);
+    opt.step();
+    p.grad.setZero();
+    for (int s = 0; s < 3000; ++s) opt.step();
+    long subnormal = 0, nonzero = 0;
+    for (const auto& [name, m] : opt.state().tensors)
+      for (float x : m.reshaped()) {
+        subnormal += std::fpclassify(x) == FP_SUBNORMAL;
+        nonzero += x != 0;
+      }
+    INFO(which << ": " << subnormal << " subnormal and " << nonzero << " non-zero state entries");
+    CHECK(subnormal == 0);
+    CHECK(nonzero == 0);
+    CHECK(p.value.allFinite());
+  };
+  check("Adam", [](auto ps) { return Adam<float>(ps, {.beta2 = 0.9}); });
+  check("Sgd", [](auto ps) { return Sgd<float>(ps, {.lr = 0.1, .momentum = 0.9}); });
+  check("RmsProp", [](auto ps) { return RmsProp<float>(ps, {.alpha = 0.9, .momentum = 0.9, .centered = true}); });
+}

@@ -106,26 +106,19 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
 
 template <class S, int LhsOrder, int RhsOrder>
 void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n) {
-#if defined(_OPENMP)
   const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
-  if (threads > 1) {
-    // Slabs along the longer side of C, rounded to the kernel's register block (16 rows / 4 cols).
-    const bool by_cols = n >= m;
-    const Index total = by_cols ? n : m, unit = by_cols ? 4 : 16;
-    const Index slab = (total / threads + unit - 1) / unit * unit;
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; ++t) {
-      const Index start = std::min(total, t * slab), len = std::min(total - start, slab);
-      if (len == 0) continue;
-      if (by_cols)
-        gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len);
-      else
-        gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n);
-    }
-    return;
-  }
-#endif
-  gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, 0, n);
+  // Slabs along the longer side of C, rounded to the kernel's register block (16 rows / 4 cols).
+  const bool by_cols = n >= m;
+  const Index total = by_cols ? n : m, unit = by_cols ? 4 : 16;
+  const Index slab = (total / threads + unit - 1) / unit * unit;
+  on_threads(threads, [&](int t) {
+    const Index start = std::min(total, t * slab), len = t + 1 == threads ? total - start : std::min(total - start, slab);
+    if (len == 0) return;
+    if (by_cols)
+      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len);
+    else
+      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n);
+  });
 }
 
 // Calls f(op(A), op(B)) with the two operands as Eigen expressions (maps, transposed or not).

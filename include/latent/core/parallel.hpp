@@ -3,6 +3,7 @@
 /// `detail::for_each_column_block`: elementwise work split over threads by column blocks.
 
 #include <algorithm>
+#include <utility>
 
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
@@ -13,6 +14,26 @@ namespace latent::inline v0::detail {
 /// a few microseconds, about what one thread needs for 30k entries of an exp.
 inline constexpr Index parallel_grain = Index(1) << 15;
 
+/// Calls `f(t)` for every t in [0, `threads`): each on its own thread of one OpenMP region when
+/// `threads > 1` (and OpenMP is on), else in order on the calling thread.
+template <class F>
+void on_threads(int threads, F&& f) {
+#if defined(_OPENMP)
+  if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) f(t);
+    return;
+  }
+#endif
+  for (int t = 0; t < threads; ++t) f(t);
+}
+
+/// The columns [first, last) of `cols` that share `t` of `shares` gets: consecutive, disjoint and
+/// together all of them.
+inline std::pair<Index, Index> share_of(Index cols, int t, int shares) {
+  return {cols * t / shares, cols * (t + 1) / shares};
+}
+
 /// Calls `f(first_column, column_count)` on consecutive column blocks that together cover
 /// `cols` columns of a `rows x cols` matrix: one block per thread when the matrix is large
 /// enough (`parallel_grain`) and `num_threads() > 1`, else one block. Blocks never share a
@@ -20,20 +41,11 @@ inline constexpr Index parallel_grain = Index(1) << 15;
 /// thread count, so results are reproducible.
 template <class F>
 void for_each_column_block(Index rows, Index cols, F&& f) {
-#if defined(_OPENMP)
-  const int threads = int(std::min<Index>({Index(num_threads()), cols, rows * cols / parallel_grain}));
-  if (threads > 1) {
-    const Index block = (cols + threads - 1) / threads;
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; ++t) {
-      const Index first = std::min(cols, t * block);
-      if (const Index n = std::min(cols - first, block); n > 0) f(first, n);
-    }
-    return;
-  }
-#endif
-  (void)rows;
-  f(Index(0), cols);
+  const int threads = int(std::max<Index>(1, std::min<Index>({Index(num_threads()), cols, rows * cols / parallel_grain})));
+  on_threads(threads, [&](int t) {
+    const auto [first, last] = share_of(cols, t, threads);
+    if (last > first) f(first, last - first);
+  });
 }
 
 /// `dst = expr`, split over threads by column blocks (see `for_each_column_block`).

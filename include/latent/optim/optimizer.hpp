@@ -3,14 +3,18 @@
 /// `Optimizer`: the base of every optimizer. It holds the parameters, the learning rate, the step
 /// count and per-parameter state tensors ("slots"), allocated once at construction.
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "latent/core/error.hpp"
-#include "latent/core/scalar.hpp"
 #include "latent/core/parallel.hpp"
+#include "latent/core/scalar.hpp"
+#include "latent/core/threads.hpp"
 #include "latent/layers/parameter.hpp"
 
 namespace latent::inline v0 {
@@ -53,29 +57,28 @@ class Optimizer {
   };
 
   /// One update of every parameter from its `grad`: counts the step (so `steps()` is t >= 1
-  /// inside the update, as in the bias corrections of Adam), then updates each parameter in
-  /// blocks of columns: one share per thread (`set_num_threads`), and within it pieces of about
-  /// 4096 entries, so the several passes of an update rule run on data still in cache and the
-  /// step costs about one pass over memory. The rules are elementwise, so the split changes no
-  /// result.
+  /// inside the update, as in the bias corrections of Adam), then updates every parameter in
+  /// blocks of columns: each thread (`set_num_threads`) takes its share of every parameter, all
+  /// in one parallel region, and works through it in pieces of about 4096 entries, so the
+  /// several passes of an update rule run on data still in cache. The rules are elementwise, so
+  /// the split changes no result.
   virtual void step() {
     ++steps_;
-    for (std::size_t i = 0; i < params_.size(); ++i) {
+    on_parameter_shares([&](std::size_t i, Index first, Index last) {
       Parameter<S>& p = *params_[i];
-      const Index rows = p.value.rows(), piece = std::max<Index>(1, 4096 / std::max<Index>(1, rows));
-      detail::for_each_column_block(rows, p.value.cols(), [&](Index first, Index count) {
-        for (Index c = first; c < first + count; c += piece) {
-          const Index k = std::min(piece, first + count - c);
-          Block b{p.value.middleCols(c, k), p.grad.middleCols(c, k), this, i, c, k};
-          update(b);
-        }
-      });
-    }
+      const Index piece = std::max<Index>(1, 4096 / std::max<Index>(1, p.value.rows()));
+      for (Index c = first; c < last; c += piece) {
+        const Index k = std::min(piece, last - c);
+        Block b{p.value.middleCols(c, k), p.grad.middleCols(c, k), this, i, c, k};
+        update(b);
+      }
+    });
   }
 
-  /// Sets every parameter's gradient to zero (call before `Tape::backward`, which accumulates).
+  /// Sets every parameter's gradient to zero (call before `Tape::backward`, which accumulates),
+  /// split over threads as `step()` is.
   void zero_grad() {
-    for (Parameter<S>* p : params_) p->grad.setZero();
+    on_parameter_shares([&](std::size_t i, Index first, Index last) { params_[i]->grad.middleCols(first, last - first).setZero(); });
   }
 
   /// The learning rate the next `step()` uses.
@@ -166,6 +169,27 @@ class Optimizer {
   /// Read-only slot `k` of parameter `i`.
   const Matrix<S>& slot(std::size_t k, std::size_t i) const noexcept { return slots_[i * slot_names_.size() + k]; }
 
+  /// Calls `f(value, grad, slot 0, slot 1, ...)` (`Slots` slots) on consecutive chunks of the
+  /// block's entries, each an `Eigen::Array` map of a fixed size. A rule written on these runs in
+  /// one pass: a chunk is two cache lines, so what one line of the rule writes the next line reads
+  /// from registers, not memory. The last partial chunk goes through zero-padded copies, so `f` is
+  /// compiled once and never allocates.
+  template <std::size_t Slots, class F>
+  static void for_each_chunk(Block& b, F&& f) {
+    for_each_chunk_impl(b, std::make_index_sequence<Slots>{}, f);
+  }
+
+  /// `x` with every entry smaller in magnitude than the smallest normal number replaced by 0.
+  /// Running averages decay geometrically wherever the gradient is zero (a dead unit, a pixel
+  /// that is always 0), so without this they end as subnormal numbers, and stay there (0.9 times
+  /// the smallest subnormal rounds back to it); x86 cores then take a slow path on every later
+  /// step, which was seen to make a VAE step at batch 1 up to 6x slower. The steps such entries
+  /// stand for are below 1e-30.
+  template <class Array>
+  static auto flush_subnormal(const Array& x) {
+    return (x.abs() < std::numeric_limits<S>::min()).select(S(0), x);
+  }
+
   /// Calls `f` with the gradient as an Eigen array expression, with L2 weight decay folded in:
   /// g = grad + weight_decay * value (PyTorch's `weight_decay` of SGD, Adam and RMSprop). Without
   /// decay `f` sees `grad` itself, so no work is spent on a zero term. `f` must read g before it
@@ -180,6 +204,46 @@ class Optimizer {
   }
 
  private:
+  // Calls f(i, first, last) for every parameter i with the columns [first, last) of it that
+  // each thread takes, all threads in one parallel region (one thread for small models).
+  template <class F>
+  void on_parameter_shares(F&& f) {
+    Index entries = 0;
+    for (const Parameter<S>* p : params_) entries += p->value.size();
+    const int threads = int(std::clamp<Index>(entries / detail::parallel_grain, 1, num_threads()));
+    detail::on_threads(threads, [&](int t) {
+      for (std::size_t i = 0; i < params_.size(); ++i) {
+        const auto [first, last] = detail::share_of(params_[i]->value.cols(), t, threads);
+        if (last > first) f(i, first, last);
+      }
+    });
+  }
+
+  template <std::size_t... K, class F>
+  static void for_each_chunk_impl(Block& b, std::index_sequence<K...>, F& f) {
+    constexpr Index width = 128 / Index(sizeof(S));
+    using Chunk = Eigen::Array<S, width, 1>;
+    using Map = Eigen::Map<Chunk>;
+    S* value = b.value.data();
+    const S* grad = b.grad.data();
+    const std::array<S*, sizeof...(K)> slots{b.slot(K).data()...};
+    const Index n = b.value.size(), whole = n / width * width;
+    for (Index i = 0; i < whole; i += width)
+      f(Map(value + i), Eigen::Map<const Chunk>(grad + i), Map(slots[K] + i)...);
+    if (whole == n) return;
+    using Tail = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
+    const Index rest = n - whole;
+    Chunk v = Chunk::Zero(), g = Chunk::Zero();
+    std::array<Chunk, sizeof...(K)> s;
+    for (Chunk& c : s) c.setZero();
+    v.head(rest) = Tail(value + whole, rest);
+    g.head(rest) = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(grad + whole, rest);
+    ((s[K].head(rest) = Tail(slots[K] + whole, rest)), ...);
+    f(Map(v.data()), Eigen::Map<const Chunk>(g.data()), Map(s[K].data())...);
+    Tail(value + whole, rest) = v.head(rest);
+    ((Tail(slots[K] + whole, rest) = s[K].head(rest)), ...);
+  }
+
   std::string slot_key(std::size_t i, std::size_t k) const { return std::to_string(i) + "." + slot_names_[k]; }
   // The flat slot index a name "<i>.<slot>" refers to, or slots_.size() if none.
   std::size_t find_slot(const std::string& name) const {

@@ -47,12 +47,12 @@ class RmsProp : public Optimizer<S> {
     const S alpha = S(o_.alpha), eps = S(o_.eps), lr = S(this->lr()), mu = S(o_.momentum);
     auto s = block.slot(0).array();
     this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
-      s = alpha * s + (S(1) - alpha) * g.square();
+      s = this->flush_subnormal(alpha * s + (S(1) - alpha) * g.square());
       // d is passed as an unevaluated expression: it needs no buffer and is fused into the update.
       const auto step_with = [&](const auto& d) {
         if (o_.momentum > 0) {
           auto b = block.slot(1).array();
-          b = mu * b + g / d;
+          b = this->flush_subnormal(mu * b + g / d);
           block.value.array() -= lr * b;
         } else {
           block.value.array() -= lr * g / d;
@@ -60,7 +60,7 @@ class RmsProp : public Optimizer<S> {
       };
       if (o_.centered) {
         auto a = block.slot(o_.momentum > 0 ? 2 : 1).array();
-        a = alpha * a + (S(1) - alpha) * g;
+        a = this->flush_subnormal(alpha * a + (S(1) - alpha) * g);
         step_with((s - a.square()).sqrt() + eps);
       } else {
         step_with(s.sqrt() + eps);

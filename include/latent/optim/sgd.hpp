@@ -56,7 +56,7 @@ class Sgd : public Optimizer<S> {
       if (this->steps() == 1) {
         b = g;
       } else {
-        b = mu * b + S(1 - o_.dampening) * g;
+        b = this->flush_subnormal(mu * b + S(1 - o_.dampening) * g);
       }
       if (o_.nesterov) {
         block.value.array() -= lr * (g + mu * b);
