@@ -48,22 +48,20 @@ class Adam : public Optimizer<S> {
     if (!(o_.weight_decay >= 0 && decoupled_decay_ >= 0)) throw NumericError(k, "weight_decay must be >= 0");
   }
 
-  /// The Adam rule on one block of columns (see `Optimizer::update`), in one pass over memory.
-  /// 1 / sqrt(1 - beta2^t) is a factor instead of a divisor: the per-entry sqrt and division by
-  /// the denominator are what bounds this loop.
+  /// The Adam rule on one block of columns (see `Optimizer::update`).
   void update(typename Optimizer<S>::Block& block) override {
     const double t = double(this->steps());
     const S step_size = S(this->lr() / (1 - std::pow(o_.beta1, t)));
-    const S inv_bias2_sqrt = S(1 / std::sqrt(1 - std::pow(o_.beta2, t)));
-    const S shrink = S(1 - this->lr() * decoupled_decay_), l2 = S(o_.weight_decay);
+    const S bias2_sqrt = S(std::sqrt(1 - std::pow(o_.beta2, t)));
+    const S shrink = S(1 - this->lr() * decoupled_decay_);
     const S b1 = S(o_.beta1), b2 = S(o_.beta2), eps = S(o_.eps);
-    this->template for_each_chunk<2>(block, [&](auto theta, auto grad, auto m, auto v) {
-      using Chunk = typename decltype(m)::PlainObject;
-      const Chunk g = l2 == S(0) ? Chunk(grad) : Chunk(grad + l2 * theta);
+    auto m = block.slot(0).array();
+    auto v = block.slot(1).array();
+    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
       m = this->flush_subnormal(b1 * m + (S(1) - b1) * g);
       v = this->flush_subnormal(b2 * v + (S(1) - b2) * g.square());
-      theta = shrink * theta - step_size * m / (v.sqrt() * inv_bias2_sqrt + eps);
     });
+    block.value.array() = shrink * block.value.array() - step_size * m / (v.sqrt() / bias2_sqrt + eps);
   }
 
  private:

@@ -4,7 +4,6 @@
 /// count and per-parameter state tensors ("slots"), allocated once at construction.
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -169,16 +168,6 @@ class Optimizer {
   /// Read-only slot `k` of parameter `i`.
   const Matrix<S>& slot(std::size_t k, std::size_t i) const noexcept { return slots_[i * slot_names_.size() + k]; }
 
-  /// Calls `f(value, grad, slot 0, slot 1, ...)` (`Slots` slots) on consecutive chunks of the
-  /// block's entries, each an `Eigen::Array` map of a fixed size. A rule written on these runs in
-  /// one pass: a chunk is two cache lines, so what one line of the rule writes the next line reads
-  /// from registers, not memory. The last partial chunk goes through zero-padded copies, so `f` is
-  /// compiled once and never allocates.
-  template <std::size_t Slots, class F>
-  static void for_each_chunk(Block& b, F&& f) {
-    for_each_chunk_impl(b, std::make_index_sequence<Slots>{}, f);
-  }
-
   /// `x` with every entry smaller in magnitude than the smallest normal number replaced by 0.
   /// Running averages decay geometrically wherever the gradient is zero (a dead unit, a pixel
   /// that is always 0), so without this they end as subnormal numbers, and stay there (0.9 times
@@ -217,31 +206,6 @@ class Optimizer {
         if (last > first) f(i, first, last);
       }
     });
-  }
-
-  template <std::size_t... K, class F>
-  static void for_each_chunk_impl(Block& b, std::index_sequence<K...>, F& f) {
-    constexpr Index width = 128 / Index(sizeof(S));
-    using Chunk = Eigen::Array<S, width, 1>;
-    using Map = Eigen::Map<Chunk>;
-    S* value = b.value.data();
-    const S* grad = b.grad.data();
-    const std::array<S*, sizeof...(K)> slots{b.slot(K).data()...};
-    const Index n = b.value.size(), whole = n / width * width;
-    for (Index i = 0; i < whole; i += width)
-      f(Map(value + i), Eigen::Map<const Chunk>(grad + i), Map(slots[K] + i)...);
-    if (whole == n) return;
-    using Tail = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
-    const Index rest = n - whole;
-    Chunk v = Chunk::Zero(), g = Chunk::Zero();
-    std::array<Chunk, sizeof...(K)> s;
-    for (Chunk& c : s) c.setZero();
-    v.head(rest) = Tail(value + whole, rest);
-    g.head(rest) = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(grad + whole, rest);
-    ((s[K].head(rest) = Tail(slots[K] + whole, rest)), ...);
-    f(Map(v.data()), Eigen::Map<const Chunk>(g.data()), Map(s[K].data())...);
-    Tail(value + whole, rest) = v.head(rest);
-    ((Tail(slots[K] + whole, rest) = s[K].head(rest)), ...);
   }
 
   std::string slot_key(std::size_t i, std::size_t k) const { return std::to_string(i) + "." + slot_names_[k]; }
