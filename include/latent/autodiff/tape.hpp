@@ -224,17 +224,12 @@ class Tape {
   /// adjoints are written by all threads, each its own block of columns.
   template <class Expr>
   void accumulate(Var<S> v, const Expr& expr) {
-    Node& n = node(v);
-    if (!n.needs_grad) return;
-    View<S> a(adjoint_storage(n), n.rows, n.cols);
-    const bool add = n.adjoint_ready;
-    detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) {
+    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) {
       if (add)
         a.middleCols(c, k).noalias() += expr.middleCols(c, k);
       else
         a.middleCols(c, k).noalias() = expr.middleCols(c, k);
     });
-    n.adjoint_ready = true;
   }
 
   /// Like `accumulate`, one column at a time: `column(j)` is the contribution to column j (an
@@ -243,11 +238,7 @@ class Tape {
   /// vectorizes.
   template <class ColumnFn>
   void accumulate_columns(Var<S> v, ColumnFn&& column) {
-    Node& n = node(v);
-    if (!n.needs_grad) return;
-    View<S> a(adjoint_storage(n), n.rows, n.cols);
-    const bool add = n.adjoint_ready;
-    detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) {
+    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) {
       for (Index j = c; j < c + k; ++j) {
         if (add)
           a.col(j).noalias() += column(j);
@@ -255,7 +246,19 @@ class Tape {
           a.col(j).noalias() = column(j);
       }
     });
-    n.adjoint_ready = true;
+  }
+
+  /// Adds the row sums of `g` (a matrix with as many rows as the column `v`) into the adjoint of
+  /// `v`: G 1, the gradient of a bias broadcast over the batch. Threads split the rows, so the
+  /// sums run in parallel though the result is one column.
+  template <class Expr>
+  void accumulate_row_sums(Var<S> v, const Expr& g) {
+    write_adjoint(v, g.cols(), [&](View<S>& a, Index r, Index k, bool add) {
+      if (add)
+        a.middleRows(r, k).noalias() += g.middleRows(r, k).rowwise().sum();
+      else
+        a.middleRows(r, k).noalias() = g.middleRows(r, k).rowwise().sum();
+    });
   }
 
   /// Adds the matrix product `a b` into the adjoint of `v` (if it needs a gradient) with one GEMM
@@ -316,9 +319,26 @@ class Tape {
   Var<S> leaf(const char* name, const Eigen::Ref<const Matrix<S>>& m, bool needs_grad) {
     Node& n = push(name, nullptr, m.rows(), m.cols());
     n.value = arena_.template allocate_array<S>(std::size_t(m.size()));
-    View<S>(n.value, m.rows(), m.cols()) = m;
+    detail::parallel_assign(View<S>(n.value, m.rows(), m.cols()), m);
     n.needs_grad = needs_grad;
     return handle(n);
+  }
+
+  // If `v` needs a gradient, calls write(adjoint, first, count, add) on blocks that split the
+  // adjoint over threads: blocks of columns, or of rows when `row_work` (the entries each row
+  // reads) is not 0. `add` is false for the first contribution, which assigns, so no adjoint is
+  // ever zero-filled needlessly.
+  template <class Write>
+  void write_adjoint(Var<S> v, Index row_work, Write&& write) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    View<S> a(adjoint_storage(n), n.rows, n.cols);
+    const bool add = n.adjoint_ready;
+    if (row_work > 0)
+      detail::for_each_column_block(row_work, n.rows, [&](Index r, Index k) { write(a, r, k, add); });
+    else
+      detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) { write(a, c, k, add); });
+    n.adjoint_ready = true;
   }
 
   S* adjoint_storage(Node& n) {

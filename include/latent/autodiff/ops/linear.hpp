@@ -38,7 +38,7 @@ void linear_backward(Tape<S>& t, std::int32_t id) {
   const auto g = t.adjoint_of(id);
   t.accumulate_product(w, g, x.value().transpose());
   t.accumulate_product(x, w.value().transpose(), g);
-  t.accumulate(b, g.rowwise().sum());
+  t.accumulate_row_sums(b, g);
 }
 // y = a + b 1^T (b broadcast over columns):  da += G,  db += G 1.
 template <class S>
@@ -46,7 +46,7 @@ void add_bias_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> y = t.at(id), a = t.input(y, 0), b = t.input(y, 1);
   const auto g = t.adjoint_of(id);
   t.accumulate(a, g);
-  t.accumulate(b, g.rowwise().sum());
+  t.accumulate_row_sums(b, g);
 }
 
 // b must be a column with one entry per row of `a`.
@@ -108,7 +108,7 @@ Var<S> linear(Var<S> w, Var<S> x, Var<S> b) {
   Tape<S>& t = w.tape();
   const Var<S> y = t.record("linear", detail::linear_backward<S>, w.rows(), x.cols(), {w, x, b});
   auto v = t.value_of(y);
-  v.colwise() = b.value().col(0);
+  detail::for_each_column_block(v.rows(), v.cols(), [&](Index c, Index k) { v.middleCols(c, k).colwise() = b.value().col(0); });
   detail::gemm(detail::gemm_operand(w.value()), detail::gemm_operand(x.value()), v.data(), true);
   t.finish(y);
   return y;

@@ -28,7 +28,7 @@ void rowwise_sum_backward(Tape<S>& t, std::int32_t id) {
 // out = c 1^T:  dc += G 1.
 template <class S>
 void broadcast_cols_backward(Tape<S>& t, std::int32_t id) {
-  t.accumulate(t.input(t.at(id), 0), t.adjoint_of(id).rowwise().sum());
+  t.accumulate_row_sums(t.input(t.at(id), 0), t.adjoint_of(id));
 }
 // l_j = log sum_i exp(a_ij):  da_ij += g_j softmax_j(a)_i = g_j exp(a_ij - l_j).
 template <class S>
