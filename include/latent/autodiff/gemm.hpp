@@ -147,7 +147,8 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   // on packing than on arithmetic.
   if (n == 1) {
     with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
-      for_each_column_block(k, m, [&](Index r, Index len) { out.middleRows(r, len).noalias() += x.middleRows(r, len) * y; });
+      // y.col(0): a vector at compile time, so Eigen instantiates only its matrix-vector kernel.
+      for_each_column_block(k, m, [&](Index r, Index len) { out.col(0).segment(r, len).noalias() += x.middleRows(r, len) * y.col(0); });
     });
     return;
   }
