@@ -97,16 +97,24 @@ int main(int argc, char** argv) {
     std::perror("compare_libtorch: re-exec");
     return 1;
   }
-  int threads = 2, repeats = 5, epochs_repeats = 5;
+  int threads = 2, repeats = 5, epochs_repeats = 5, train_epochs = 0;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--repeats") repeats = std::atoi(argv[i + 1]);
     else if (flag == "--epoch-repeats") epochs_repeats = std::atoi(argv[i + 1]);
+    else if (flag == "--only") only = argv[i + 1];
+    else if (flag == "--epochs") train_epochs = std::atoi(argv[i + 1]);
     else {
-      std::cerr << "usage: compare_libtorch [--threads N] [--repeats R] [--epoch-repeats E]\n";
+      std::cerr << "usage: compare_libtorch [--threads N] [--repeats R] [--epoch-repeats E]\n"
+                   "       compare_libtorch --only latent|libtorch --epochs N   (train one side only, for peak RSS)\n";
       return 2;
     }
+  }
+  if (!only.empty() && only != "latent" && only != "libtorch") {
+    std::cerr << "compare_libtorch: --only takes latent or libtorch, not '" << only << "'\n";
+    return 2;
   }
   at::set_num_threads(threads);
   latent::set_num_threads(threads);
@@ -126,6 +134,29 @@ int main(int argc, char** argv) {
     tv.loss(x).backward();
     topt.step();
   };
+
+  // A whole Fashion-MNIST epoch at batch 128 in shuffled order.
+  latent::Batcher<float> batches(train, {.batch_size = 128});
+  latent::Rng order(3);
+  const auto latent_epoch = [&] {
+    for (batches.start_epoch(order); batches.next();) lv.step(batches.features());
+  };
+  const auto torch_epoch = [&] {
+    const auto perm = torch::randperm(all_t.size(0), torch::kLong);
+    for (long s = 0; s < all_t.size(0); s += 128)
+      torch_step(all_t.index_select(0, perm.narrow(0, s, std::min<long>(128, all_t.size(0) - s))));
+  };
+
+  // One side alone for N epochs, so `/usr/bin/time -v` reads that library's peak RSS (the data,
+  // 784 x 60000 floats = 188 MB, is loaded by both and counted in both).
+  if (!only.empty()) {
+    for (int e = 0; e < train_epochs; ++e) {
+      if (only == "latent") latent_epoch();
+      else torch_epoch();
+      std::cout << "only=" << only << " epoch=" << e + 1 << std::endl;
+    }
+    return 0;
+  }
 
   const int steps = 50;  // per timed repeat of the step metrics
   for (long batch : {128L, 1L}) {
@@ -151,19 +182,8 @@ int main(int argc, char** argv) {
     report("encode_batch1", "us", 1e6 / n, l, t);
   }
 
-  // A whole epoch at batch 128 in shuffled order (the same permutation for both).
-  latent::Batcher<float> batches(train, {.batch_size = 128});
-  latent::Rng order(3);
-  const Stats l = measure(epochs_repeats, [&] {
-    for (batches.start_epoch(order); batches.next();) lv.step(batches.features());
-  });
-  const Stats t = measure(epochs_repeats, [&] {
-    const auto perm = torch::randperm(all_t.size(0), torch::kLong);
-    for (long s = 0; s < all_t.size(0); s += 128) {
-      const auto idx = perm.narrow(0, s, std::min<long>(128, all_t.size(0) - s));
-      torch_step(all_t.index_select(0, idx));
-    }
-  });
+  const Stats l = measure(epochs_repeats, latent_epoch);
+  const Stats t = measure(epochs_repeats, torch_epoch);
   report("epoch", "s", 1.0, l, t);
   return 0;
 }
