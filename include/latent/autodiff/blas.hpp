@@ -29,6 +29,13 @@ namespace latent::inline v0::detail {
 /// those sizes the two kernels are equally fast.
 inline constexpr double blas_min_volume = 2e6;
 
+/// Throws `ShapeError` if a product of these sizes cannot go through the BLAS's `int`
+/// dimensions. Called before the product is split over threads, where an exception could not
+/// leave the parallel region.
+inline void require_blas_sizes(Index m, Index n, Index k, Index lda, Index ldb) {
+  if (std::max({m, n, k, lda, ldb}) > INT_MAX) throw ShapeError("gemm", "a dimension exceeds the BLAS's int range");
+}
+
 /// C (m x n, leading dimension ldc) += op(A) op(B) through the BLAS, with A and B column-major
 /// with leading dimensions lda and ldb, each used as is or transposed.
 template <class S>
@@ -38,7 +45,6 @@ void blas_gemm(bool a_transposed, bool b_transposed, Index m, Index n, Index k, 
   static const bool single_threaded = (openblas_set_num_threads(1), true);
   (void)single_threaded;
 #endif
-  if (std::max({m, n, k, lda, ldb, ldc}) > INT_MAX) throw ShapeError("gemm", "a dimension exceeds the BLAS's int range");
   const auto ta = a_transposed ? CblasTrans : CblasNoTrans, tb = b_transposed ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<S, float>)
     cblas_sgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), 1.0f, c, int(ldc));

@@ -159,6 +159,9 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
     });
     return;
   }
+#if defined(LATENT_USE_BLAS)
+  require_blas_sizes(m, n, k, a.rows, b.rows);
+#endif
   constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
   if (a.transposed && b.transposed) gemm_dispatch<S, T, T>(a, b, c, m, n);
   else if (a.transposed) gemm_dispatch<S, T, N>(a, b, c, m, n);

@@ -15,6 +15,12 @@ namespace latent::inline v0::detail {
 /// a few microseconds, about what one thread needs for 30k entries of an exp.
 inline constexpr Index parallel_grain = Index(1) << 15;
 
+/// How many threads a pass over `entries` entries gets: one per `parallel_grain` entries, at
+/// least 1, at most `num_threads()` and `max_shares` (the pieces the work can be cut into).
+inline int threads_for(Index entries, Index max_shares) {
+  return int(std::max<Index>(1, std::min<Index>({Index(num_threads()), max_shares, entries / parallel_grain})));
+}
+
 /// Calls `run(context, t)` for every t in [0, `threads`), each on its own thread of one OpenMP
 /// region when `threads > 1` (and OpenMP is on), else in order on the calling thread. Not a
 /// template: the compiler outlines this one region instead of one per caller, which took a
@@ -50,7 +56,7 @@ inline std::pair<Index, Index> share_of(Index cols, int t, int shares) {
 /// thread count, so results are reproducible.
 template <class F>
 void for_each_column_block(Index rows, Index cols, F&& f) {
-  const int threads = int(std::max<Index>(1, std::min<Index>({Index(num_threads()), cols, rows * cols / parallel_grain})));
+  const int threads = threads_for(rows * cols, cols);
   on_threads(threads, [&](int t) {
     const auto [first, last] = share_of(cols, t, threads);
     if (last > first) f(first, last - first);

@@ -199,7 +199,7 @@ class Optimizer {
   void on_parameter_shares(F&& f) {
     Index entries = 0;
     for (const Parameter<S>* p : params_) entries += p->value.size();
-    const int threads = int(std::clamp<Index>(entries / detail::parallel_grain, 1, num_threads()));
+    const int threads = detail::threads_for(entries, num_threads());
     detail::on_threads(threads, [&](int t) {
       for (std::size_t i = 0; i < params_.size(); ++i) {
         const auto [first, last] = detail::share_of(params_[i]->value.cols(), t, threads);
