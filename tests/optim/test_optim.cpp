@@ -21,6 +21,7 @@ inline int eigen_assert_failures = 0;
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -334,6 +335,11 @@ TEST_CASE("running averages that decay flush to zero instead of ending subnormal
     CHECK(subnormal == 0);
     CHECK(nonzero == 0);
     CHECK(p.value.allFinite());
+    // The flush keeps NaN: a NaN gradient must still show in the state and the value.
+    p.grad(5, 1) = std::numeric_limits<float>::quiet_NaN();
+    opt.step();
+    CHECK(std::isnan(p.value(5, 1)));
+    CHECK(p.value.array().isNaN().count() == 1);
   };
   check("Adam", [](auto ps) { return Adam<float>(ps, {.beta2 = 0.9}); });
   check("Sgd", [](auto ps) { return Sgd<float>(ps, {.lr = 0.1, .momentum = 0.9}); });

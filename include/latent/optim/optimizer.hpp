@@ -4,6 +4,7 @@
 /// count and per-parameter state tensors ("slots"), allocated once at construction.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -17,6 +18,21 @@
 #include "latent/layers/parameter.hpp"
 
 namespace latent::inline v0 {
+
+namespace detail {
+/// x, or 0 where |x| is below the smallest normal number; NaN stays NaN. A functor with a packet
+/// form because Eigen 3.4 evaluates `select` one coefficient at a time: as a select, the flush
+/// made Adam's update 25% slower.
+template <class S>
+struct FlushSubnormal {
+  S operator()(S x) const { return std::abs(x) < std::numeric_limits<S>::min() ? S(0) : x; }
+  template <class Packet>
+  Packet packetOp(const Packet& x) const {
+    using namespace Eigen::internal;
+    return pandnot(x, pcmp_lt(pabs(x), pset1<Packet>(std::numeric_limits<S>::min())));
+  }
+};
+}  // namespace detail
 
 /// An optimizer's state as plain data, for checkpoints: its kind, step count, learning rate and
 /// named state tensors. Tensor names are "<parameter index>.<slot>", e.g. "0.exp_avg" (the index
@@ -176,7 +192,7 @@ class Optimizer {
   /// stand for are below 1e-30.
   template <class Array>
   static auto flush_subnormal(const Array& x) {
-    return (x.abs() < std::numeric_limits<S>::min()).select(S(0), x);
+    return x.unaryExpr(detail::FlushSubnormal<S>{});
   }
 
   /// Calls `f` with the gradient as an Eigen array expression, with L2 weight decay folded in:
@@ -225,3 +241,11 @@ class Optimizer {
 };
 
 }  // namespace latent::inline v0
+
+namespace Eigen::internal {
+/// Tells Eigen that `FlushSubnormal` has a packet form (and what it costs).
+template <class S>
+struct functor_traits<latent::detail::FlushSubnormal<S>> {
+  enum { Cost = 3 * NumTraits<S>::AddCost, PacketAccess = packet_traits<S>::HasAbs };
+};
+}  // namespace Eigen::internal
