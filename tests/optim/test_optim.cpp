@@ -293,7 +293,7 @@ TEST_CASE("options outside their domain are refused with a message", "[optim]") 
   CHECK_THROWS_AS(clip_grad_norm(p, 0.0), NumericError);
   CHECK_THROWS_AS(StepDecay(0.1, 0), NumericError);
   Parameter<float> broken("broken", 2, 2);
-  broken.grad.resize(3, 1);
+  broken.grad().resize(3, 1);
   CHECK_THROWS_WITH(Adam<float>({&broken}), Contains("parameter 'broken' is 2x2 but its grad is 3x1"));
 }
 
@@ -321,9 +321,9 @@ TEST_CASE("running averages that decay flush to zero instead of ending subnormal
   const auto check = [](const char* which, auto make) {
     Parameter<float> p("p", 64, 3);
     auto opt = make(std::vector<Parameter<float>*>{&p});
-    p.grad.setConstant(1e-3f);
+    p.grad().setConstant(1e-3f);
     opt.step();
-    p.grad.setZero();
+    p.grad().setZero();
     for (int s = 0; s < 3000; ++s) opt.step();
     long subnormal = 0, nonzero = 0;
     for (const auto& [name, m] : opt.state().tensors)
@@ -336,7 +336,7 @@ TEST_CASE("running averages that decay flush to zero instead of ending subnormal
     CHECK(nonzero == 0);
     CHECK(p.value.allFinite());
     // The flush keeps NaN: a NaN gradient must still show in the state and the value.
-    p.grad(5, 1) = std::numeric_limits<float>::quiet_NaN();
+    p.grad()(5, 1) = std::numeric_limits<float>::quiet_NaN();
     opt.step();
     CHECK(std::isnan(p.value(5, 1)));
     CHECK(p.value.array().isNaN().count() == 1);

@@ -36,20 +36,20 @@ inline void require_blas_sizes(Index m, Index n, Index k, Index lda, Index ldb) 
   if (std::max({m, n, k, lda, ldb}) > INT_MAX) throw ShapeError("gemm", "a dimension exceeds the BLAS's int range");
 }
 
-/// C (m x n, leading dimension ldc) += op(A) op(B) through the BLAS, with A and B column-major
-/// with leading dimensions lda and ldb, each used as is or transposed.
+/// C (m x n, leading dimension ldc) (+)= op(A) op(B) through the BLAS, with A and B column-major
+/// with leading dimensions lda and ldb, each used as is or transposed; `+=` when `accumulate`.
 template <class S>
 void blas_gemm(bool a_transposed, bool b_transposed, Index m, Index n, Index k, const S* a, Index lda, const S* b,
-               Index ldb, S* c, Index ldc) {
+               Index ldb, S* c, Index ldc, bool accumulate) {
 #if defined(OPENBLAS_VERSION)
   static const bool single_threaded = (openblas_set_num_threads(1), true);
   (void)single_threaded;
 #endif
   const auto ta = a_transposed ? CblasTrans : CblasNoTrans, tb = b_transposed ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<S, float>)
-    cblas_sgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), 1.0f, c, int(ldc));
+    cblas_sgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), accumulate ? 1.0f : 0.0f, c, int(ldc));
   else
-    cblas_dgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), 1.0, c, int(ldc));
+    cblas_dgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), accumulate ? 1.0 : 0.0, c, int(ldc));
 }
 
 }  // namespace latent::inline v0::detail

@@ -84,19 +84,22 @@ PackingBuffers<S>& packing_buffers() {
   return buffers;
 }
 
-// C[rows r0.., cols c0..] += op(A)[r0.., :] op(B)[:, c0..] on the calling thread.
+// C[rows r0.., cols c0..] (+)= op(A)[r0.., :] op(B)[:, c0..] on the calling thread.
 template <class S, int LhsOrder, int RhsOrder>
-void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ldc, Index r0, Index m, Index c0, Index n) {
+void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ldc, Index r0, Index m, Index c0, Index n,
+                bool accumulate) {
   const Index k = a.op_cols();
   // op(A)[r0, 0]: row r0 of A, or column r0 of the stored A when transposed.
   const S* a0 = a.transposed ? a.data + r0 * a.rows : a.data + r0;
   const S* b0 = b.transposed ? b.data + c0 : b.data + c0 * b.rows;
 #if defined(LATENT_USE_BLAS)
   if (double(m) * double(n) * double(k) >= blas_min_volume) {
-    blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc);
+    blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc, accumulate);
     return;
   }
 #endif
+  // The kernel only adds; the slab is zeroed here, by the thread that computes it.
+  if (!accumulate) Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>(c + r0 + c0 * ldc, m, n, Eigen::OuterStride<>(ldc)).setZero();
   using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false,
                                                                  Eigen::ColMajor, 1>;
   PackingBuffers<S>& buffers = packing_buffers<S>();
@@ -105,7 +108,7 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
 }
 
 template <class S, int LhsOrder, int RhsOrder>
-void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n) {
+void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n, bool accumulate) {
   const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
   // Slabs along the longer side of C, rounded to multiples of 8 rows / 4 columns so the kernels'
   // register blocks stay mostly full, yet halves of the layer widths (400, 784) split evenly.
@@ -116,9 +119,9 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
     const Index start = std::min(total, t * slab), len = t + 1 == threads ? total - start : std::min(total - start, slab);
     if (len == 0) return;
     if (by_cols)
-      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len);
+      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len, accumulate);
     else
-      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n);
+      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n, accumulate);
   });
 }
 
@@ -139,7 +142,7 @@ template <class S>
 void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulate) {
   const Index m = a.op_rows(), n = b.op_cols(), k = a.op_cols();
   Eigen::Map<Matrix<S>> out(c, m, n);
-  if (!accumulate) out.setZero();
+  if (k == 0 && !accumulate) out.setZero();
   if (m == 0 || n == 0 || k == 0) return;
   // Batch 1 and other thin shapes: a matrix-vector product (n == 1) split by output rows, an
   // outer product (k == 1) or vector-matrix product (m == 1) split by output columns, and tiny
@@ -148,14 +151,23 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   if (n == 1) {
     with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
       // y.col(0): a vector at compile time, so Eigen instantiates only its matrix-vector kernel.
-      for_each_column_block(k, m, [&](Index r, Index len) { out.col(0).segment(r, len).noalias() += x.middleRows(r, len) * y.col(0); });
+      for_each_column_block(k, m, [&](Index r, Index len) {
+        if (accumulate)
+          out.col(0).segment(r, len).noalias() += x.middleRows(r, len) * y.col(0);
+        else
+          out.col(0).segment(r, len).noalias() = x.middleRows(r, len) * y.col(0);
+      });
     });
     return;
   }
   if (m == 1 || k == 1 || m + n + k < 20) {
     with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
-      for_each_column_block(std::max(m, k), n,
-                            [&](Index c0, Index len) { out.middleCols(c0, len).noalias() += x.lazyProduct(y.middleCols(c0, len)); });
+      for_each_column_block(std::max(m, k), n, [&](Index c0, Index len) {
+        if (accumulate)
+          out.middleCols(c0, len).noalias() += x.lazyProduct(y.middleCols(c0, len));
+        else
+          out.middleCols(c0, len).noalias() = x.lazyProduct(y.middleCols(c0, len));
+      });
     });
     return;
   }
@@ -163,10 +175,10 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   require_blas_sizes(m, n, k, a.rows, b.rows);
 #endif
   constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
-  if (a.transposed && b.transposed) gemm_dispatch<S, T, T>(a, b, c, m, n);
-  else if (a.transposed) gemm_dispatch<S, T, N>(a, b, c, m, n);
-  else if (b.transposed) gemm_dispatch<S, N, T>(a, b, c, m, n);
-  else gemm_dispatch<S, N, N>(a, b, c, m, n);
+  if (a.transposed && b.transposed) gemm_dispatch<S, T, T>(a, b, c, m, n, accumulate);
+  else if (a.transposed) gemm_dispatch<S, T, N>(a, b, c, m, n, accumulate);
+  else if (b.transposed) gemm_dispatch<S, N, T>(a, b, c, m, n, accumulate);
+  else gemm_dispatch<S, N, N>(a, b, c, m, n, accumulate);
 }
 
 }  // namespace latent::inline v0::detail

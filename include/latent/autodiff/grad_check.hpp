@@ -133,20 +133,20 @@ GradCheckResult grad_check(F&& f, const std::vector<Matrix<double>>& inputs, con
 
 /// Checks the gradient of `f(Tape<double>&) -> Var<double>` with respect to named parameters
 /// (`module.named_parameters()` of a double module: pairs of a name and a pointer to something
-/// with `.value` and `.grad`). The forward must be deterministic (fixed noise). The result names
+/// with `.value`, `.grad()` and `.zero_grad()`). The forward must be deterministic (fixed noise). The result names
 /// the parameter holding the worst entry (in `op`) and its position in the list (`input`).
 template <class F, class P>
 GradCheckResult grad_check_parameters(F&& f, const std::vector<std::pair<std::string, P*>>& parameters,
                                       const GradCheckOptions& options = {}) {
   Tape<double> tape;
-  for (auto& [name, p] : parameters) p->grad.setZero();
+  for (auto& [name, p] : parameters) p->zero_grad();
   const Var<double> y = f(tape);
   const Matrix<double> r = detail::projection(y.rows(), y.cols(), options.seed);
   tape.backward(sum(mul(y, tape.constant(r))));
   std::vector<Matrix<double>> analytic;
   std::vector<Matrix<double>*> values;
   for (auto& [name, p] : parameters) {
-    analytic.push_back(p->grad);
+    analytic.push_back(p->grad());
     values.push_back(&p->value);
   }
   GradCheckResult result;

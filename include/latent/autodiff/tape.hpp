@@ -11,6 +11,7 @@
 
 #include "latent/autodiff/arena.hpp"
 #include "latent/autodiff/gemm.hpp"
+#include "latent/autodiff/gradient.hpp"
 #include "latent/core/error.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
@@ -102,6 +103,15 @@ class Tape {
     return handle(n);
   }
 
+  /// A view of a parameter whose gradient is a `Gradient` (what `Parameter::on` uses): as above,
+  /// but after the gradient's `zero()` the first contribution assigns, and a product of small
+  /// inner size (batch) is kept as factors. Throws `ShapeError` if the shapes differ.
+  Var<S> parameter(const Matrix<S>& value, Gradient<S>& grad) {
+    Var<S> v = parameter(value, grad.dense_);
+    node(v).gradient = &grad;
+    return v;
+  }
+
   // --- recording ops (for op authors; see docs/extending.md) --------------------------------
 
   /// Appends a node computed by an op named `name` from `inputs`, with room for a `rows x cols`
@@ -186,6 +196,7 @@ class Tape {
   ConstView<S> grad(Var<S> v) const {
     const Node& n = node(v);
     if (!n.needs_grad) throw Error("grad", std::string("a ") + n.name + " node has no gradient");
+    if (n.gradient) return ConstView<S>(n.gradient->matrix().data(), n.rows, n.cols);
     if (!n.adjoint_ready) {
       // Nothing flowed here; hand out zeros from the arena rather than an unset buffer.
       auto* self = const_cast<Tape*>(this);
@@ -267,8 +278,10 @@ class Tape {
   void accumulate_product(Var<S> v, const A& a, const B& b) {
     Node& n = node(v);
     if (!n.needs_grad) return;
-    detail::gemm(detail::gemm_operand(a), detail::gemm_operand(b), adjoint_storage(n), n.adjoint_ready);
-    n.adjoint_ready = true;
+    const auto op_a = detail::gemm_operand(a), op_b = detail::gemm_operand(b);
+    if (n.gradient && n.gradient->add_factors(op_a, op_b)) return;
+    detail::gemm(op_a, op_b, adjoint_storage(n), ready(n));
+    ready(n) = true;
   }
 
   /// The adjoint of `v`, zero-filled if nothing has arrived yet, for ops that add into a part of
@@ -276,9 +289,9 @@ class Tape {
   View<S> adjoint(Var<S> v) {
     Node& n = node(v);
     View<S> a(adjoint_storage(n), n.rows, n.cols);
-    if (!n.adjoint_ready) {
+    if (!ready(n)) {
       a.setZero();
-      n.adjoint_ready = true;
+      ready(n) = true;
     }
     return a;
   }
@@ -299,6 +312,7 @@ class Tape {
     S* value;
     S* adjoint;  // arena memory made on first use, or a parameter's grad
     S* saved;
+    Gradient<S>* gradient;  // the parameter's, for a leaf made from a Gradient
     Index rows, cols, saved_size;
     std::int32_t in[3];
     S arg;
@@ -312,7 +326,7 @@ class Tape {
   Var<S> handle(const Node& n) noexcept { return Var<S>(this, std::int32_t(&n - nodes_.data())); }
 
   Node& push(const char* name, BackwardFn backward, Index rows, Index cols) {
-    nodes_.push_back(Node{name, backward, nullptr, nullptr, nullptr, rows, cols, 0, {-1, -1, -1}, S(0), false, false, false});
+    nodes_.push_back(Node{name, backward, nullptr, nullptr, nullptr, nullptr, rows, cols, 0, {-1, -1, -1}, S(0), false, false, false});
     return nodes_.back();
   }
 
@@ -333,13 +347,17 @@ class Tape {
     Node& n = node(v);
     if (!n.needs_grad) return;
     View<S> a(adjoint_storage(n), n.rows, n.cols);
-    const bool add = n.adjoint_ready;
+    const bool add = ready(n);
     if (row_work > 0)
       detail::for_each_column_block(row_work, n.rows, [&](Index r, Index k) { write(a, r, k, add); });
     else
       detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) { write(a, c, k, add); });
-    n.adjoint_ready = true;
+    ready(n) = true;
   }
+
+  // Whether the adjoint of `n` holds contributions (else the next one assigns). A Gradient
+  // keeps it, so every leaf of the same parameter sees it.
+  static bool& ready(Node& n) noexcept { return n.gradient ? n.gradient->dense_ready_ : n.adjoint_ready; }
 
   S* adjoint_storage(Node& n) {
     if (!n.adjoint) n.adjoint = arena_.template allocate_array<S>(std::size_t(n.rows * n.cols));

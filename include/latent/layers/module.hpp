@@ -51,7 +51,7 @@ class Module {
 
   /// Sets every gradient to zero.
   void zero_grad() {
-    for (Parameter<S>* p : parameters()) p->grad.setZero();
+    for (Parameter<S>* p : parameters()) p->zero_grad();
   }
 
   /// Training mode (`true`, the default) or evaluation mode, for this module and its children.

@@ -8,23 +8,36 @@
 
 namespace latent::inline v0 {
 
-/// A trainable matrix (`value`) with its gradient (`grad`, same shape), named locally within its
+/// A trainable matrix (`value`) and its gradient (`grad()`, same shape), named locally within its
 /// module ("weight", "bias"); `Module::named_parameters()` gives the dotted path.
 template <class S>
 struct Parameter {
   std::string name;  ///< local name, e.g. "weight"
   Matrix<S> value;   ///< the numbers the model computes with
-  Matrix<S> grad;    ///< d loss / d value, accumulated by `Tape::backward`
 
   Parameter() = default;
   /// A `rows x cols` parameter of zeros with a zero gradient.
   Parameter(std::string n, Index rows, Index cols)
-      : name(std::move(n)), value(Matrix<S>::Zero(rows, cols)), grad(Matrix<S>::Zero(rows, cols)) {}
+      : name(std::move(n)), value(Matrix<S>::Zero(rows, cols)), gradient_(rows, cols) {}
 
-  /// This parameter as a leaf of `tape`: read in place, gradient added into `grad`.
-  Var<S> on(Tape<S>& tape) { return tape.parameter(value, grad); }
+  /// d loss / d value, as accumulated by `Tape::backward` since the last `zero_grad()`. The
+  /// reference may be written (clipping, tests); it stays valid until the next `zero_grad()` or
+  /// backward pass.
+  Matrix<S>& grad() { return gradient_.matrix(); }
+  /// Makes the gradient zero (without writing it: the next backward pass assigns).
+  void zero_grad() noexcept { gradient_.zero(); }
+  /// The gradient in the form the tape builds it, for optimizers (see `Gradient`).
+  Gradient<S>& gradient() noexcept { return gradient_; }
+  /// Read-only `gradient()`.
+  const Gradient<S>& gradient() const noexcept { return gradient_; }
+
+  /// This parameter as a leaf of `tape`: read in place, gradient added into `gradient()`.
+  Var<S> on(Tape<S>& tape) { return tape.parameter(value, gradient_); }
   /// Number of scalars in it.
   [[nodiscard]] Index size() const noexcept { return value.size(); }
+
+ private:
+  Gradient<S> gradient_;
 };
 
 }  // namespace latent::inline v0

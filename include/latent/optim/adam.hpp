@@ -48,15 +48,19 @@ class Adam : public Optimizer<S> {
     if (!(o_.weight_decay >= 0 && decoupled_decay_ >= 0)) throw NumericError(k, "weight_decay must be >= 0");
   }
 
-  /// The Adam rule on one block of columns (see `Optimizer::update`).
-  void update(typename Optimizer<S>::Block& block) override {
+  /// The bias corrections of this step (see `Optimizer::begin_step`).
+  void begin_step() override {
     const double t = double(this->steps());
     // theta -= eta / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), with numerator and
     // denominator multiplied by sqrt(1 - beta2^t): one division per entry instead of two.
     const double bias2_sqrt = std::sqrt(1 - std::pow(o_.beta2, t));
-    const S step_size = S(this->lr() / (1 - std::pow(o_.beta1, t)) * bias2_sqrt);
-    const S eps = S(o_.eps * bias2_sqrt);
-    const S shrink = S(1 - this->lr() * decoupled_decay_);
+    step_size_ = S(this->lr() / (1 - std::pow(o_.beta1, t)) * bias2_sqrt);
+    eps_ = S(o_.eps * bias2_sqrt);
+    shrink_ = S(1 - this->lr() * decoupled_decay_);
+  }
+
+  /// The Adam rule on one block of columns (see `Optimizer::update`).
+  void update(typename Optimizer<S>::Block& block) override {
     const S b1 = S(o_.beta1), b2 = S(o_.beta2);
     auto m = block.slot(0).array();
     auto v = block.slot(1).array();
@@ -64,12 +68,13 @@ class Adam : public Optimizer<S> {
       m = this->flush_subnormal(b1 * m + (S(1) - b1) * g);
       v = this->flush_subnormal(b2 * v + (S(1) - b2) * g.square());
     });
-    block.value.array() = shrink * block.value.array() - step_size * m / (v.sqrt() + eps);
+    block.value.array() = shrink_ * block.value.array() - step_size_ * m / (v.sqrt() + eps_);
   }
 
  private:
   AdamOptions o_;
   double decoupled_decay_;
+  S step_size_ = 0, eps_ = 0, shrink_ = 1;  // of the current step, set by begin_step
 };
 
 /// Options of `AdamW` (names, meaning and defaults as torch.optim.AdamW).

@@ -20,11 +20,11 @@ template <class S>
 double clip_grad_norm(const std::vector<Parameter<S>*>& params, double max_norm) {
   if (!(max_norm > 0)) throw NumericError("clip_grad_norm", "max_norm must be > 0, got " + std::to_string(max_norm));
   double squared = 0;
-  for (const Parameter<S>* p : params) squared += p->grad.template cast<double>().squaredNorm();
+  for (Parameter<S>* p : params) squared += p->grad().template cast<double>().squaredNorm();
   const double norm = std::sqrt(squared);
   const double c = max_norm / (norm + 1e-6);
   if (!(c >= 1))
-    for (Parameter<S>* p : params) p->grad *= S(c);
+    for (Parameter<S>* p : params) p->grad() *= S(c);
   return norm;
 }
 

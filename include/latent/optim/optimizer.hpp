@@ -59,8 +59,8 @@ class Optimizer {
   struct Block {
     /// A run of whole columns of a parameter-shaped matrix.
     using Columns = Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true>;
-    Columns value;  ///< theta
-    Columns grad;   ///< d loss / d theta
+    Columns value;                              ///< theta
+    Eigen::Map<const Matrix<S>> grad;           ///< d loss / d theta
     /// The same columns of slot `k` (in the order of the constructor's `slot_names`).
     Columns slot(std::size_t k) { return owner->slot(k, index).middleCols(first, count); }
     Optimizer* owner;   ///< whose slots
@@ -71,29 +71,32 @@ class Optimizer {
     ///@}
   };
 
-  /// One update of every parameter from its `grad`: counts the step (so `steps()` is t >= 1
+  /// One update of every parameter from its gradient: counts the step (so `steps()` is t >= 1
   /// inside the update, as in the bias corrections of Adam), then updates every parameter in
   /// blocks of columns: each thread (`set_num_threads`) takes its share of every parameter, all
   /// in one parallel region, and works through it in pieces of about 4096 entries, so the
-  /// several passes of an update rule run on data still in cache. The rules are elementwise, so
-  /// the split changes no result.
+  /// several passes of an update rule run on data still in cache (a gradient kept as factors
+  /// is expanded piece by piece, see `Gradient`). The rules are elementwise, so the split
+  /// changes no result.
   virtual void step() {
     ++steps_;
-    on_parameter_shares([&](std::size_t i, Index first, Index last) {
+    reserve_scratch();
+    begin_step();
+    on_parameter_shares([&](int t, std::size_t i, Index first, Index last) {
       Parameter<S>& p = *params_[i];
-      const Index piece = std::max<Index>(1, 4096 / std::max<Index>(1, p.value.rows()));
+      const Index piece = piece_columns(p);
       for (Index c = first; c < last; c += piece) {
         const Index k = std::min(piece, last - c);
-        Block b{p.value.middleCols(c, k), p.grad.middleCols(c, k), this, i, c, k};
+        Block b{p.value.middleCols(c, k), p.gradient().columns(c, k, scratch_[std::size_t(t)]), this, i, c, k};
         update(b);
       }
     });
   }
 
-  /// Sets every parameter's gradient to zero (call before `Tape::backward`, which accumulates),
-  /// split over threads as `step()` is.
-  void zero_grad() {
-    on_parameter_shares([&](std::size_t i, Index first, Index last) { params_[i]->grad.middleCols(first, last - first).setZero(); });
+  /// Sets every parameter's gradient to zero (call before `Tape::backward`, which accumulates).
+  /// Writes nothing: the next backward pass assigns.
+  void zero_grad() noexcept {
+    for (Parameter<S>* p : params_) p->zero_grad();
   }
 
   /// The learning rate the next `step()` uses.
@@ -160,11 +163,13 @@ class Optimizer {
     slots_.reserve(params_.size() * slot_names_.size());
     for (const Parameter<S>* p : params_) {
       if (p == nullptr) throw ShapeError(kind_, "a parameter pointer is null");
-      if (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols())
+      const Gradient<S>& g = p->gradient();
+      if (g.rows() != p->value.rows() || g.cols() != p->value.cols())
         throw ShapeError(kind_, "parameter '" + p->name + "' is " + detail::shape_str(p->value.rows(), p->value.cols()) +
-                                    " but its grad is " + detail::shape_str(p->grad.rows(), p->grad.cols()));
+                                    " but its grad is " + detail::shape_str(g.rows(), g.cols()));
       for (std::size_t k = 0; k < slot_names_.size(); ++k) slots_.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
     }
+    reserve_scratch();
   }
   /// Copies the parameter pointers (not the parameters), slots, step count and learning rate.
   Optimizer(const Optimizer&) = default;
@@ -174,6 +179,11 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = default;
   /// Move-assigns the parameter pointers, slots, step count and learning rate.
   Optimizer& operator=(Optimizer&&) noexcept = default;
+
+  /// Called once per `step()`, before any `update`, with `steps()` already counting the step:
+  /// the place for per-step constants (bias corrections), which `update` would otherwise
+  /// recompute for each of hundreds of blocks.
+  virtual void begin_step() {}
 
   /// Updates one block of a parameter from its gradient and slots; `steps()` already counts
   /// this step. Called concurrently for disjoint blocks.
@@ -209,8 +219,22 @@ class Optimizer {
   }
 
  private:
-  // Calls f(i, first, last) for every parameter i with the columns [first, last) of it that
-  // each thread takes, all threads in one parallel region (one thread for small models).
+  // One scratch piece per thread, for gradients kept as factors: made at construction, and again
+  // only if the thread count grows.
+  void reserve_scratch() {
+    Index largest = 0;
+    for (const Parameter<S>* p : params_) largest = std::max(largest, piece_columns(*p) * p->value.rows());
+    if (scratch_.size() < std::size_t(num_threads())) scratch_.resize(std::size_t(num_threads()));
+    for (Matrix<S>& s : scratch_)
+      if (s.size() < largest) s.resize(largest, 1);
+  }
+
+  // Columns per piece of an update: about 4096 entries, so a rule's passes over its 4-5 arrays
+  // stay in cache (1024 were no faster in a training step: more pieces, more calls).
+  static Index piece_columns(const Parameter<S>& p) { return std::max<Index>(1, 4096 / std::max<Index>(1, p.value.rows())); }
+
+  // Calls f(t, i, first, last) for every parameter i with the columns [first, last) of it that
+  // thread t takes, all threads in one parallel region (one thread for small models).
   template <class F>
   void on_parameter_shares(F&& f) {
     Index entries = 0;
@@ -219,7 +243,7 @@ class Optimizer {
     detail::on_threads(threads, [&](int t) {
       for (std::size_t i = 0; i < params_.size(); ++i) {
         const auto [first, last] = detail::share_of(params_[i]->value.cols(), t, threads);
-        if (last > first) f(i, first, last);
+        if (last > first) f(t, i, first, last);
       }
     });
   }
@@ -236,6 +260,7 @@ class Optimizer {
   std::vector<Parameter<S>*> params_;
   std::vector<std::string> slot_names_;
   std::vector<Matrix<S>> slots_;  // parameter-major: slots_[i * slot_names_.size() + k]
+  std::vector<Matrix<S>> scratch_;  // per thread: a piece of gradient expanded from factors
   double lr_ = 0;
   std::size_t steps_ = 0;
 };
