@@ -21,10 +21,12 @@ struct Shape {
   Index m, n, k;
 };
 
-// m x n x k: a matrix-vector product, an outer product, a vector-matrix product, a tiny one, an
-// odd-sized one, one whose 129 columns do not split evenly over two threads, and one of the
-// reference VAE's layers at batch 128.
-constexpr Shape shapes[] = {{37, 1, 53}, {29, 31, 1}, {1, 43, 17}, {3, 4, 5}, {67, 45, 83}, {40, 129, 400}, {400, 128, 784}};
+// m x n x k: a matrix-vector product, one large enough for threads to split its 517 columns
+// (unevenly), an outer product, a vector-matrix product, a tiny one, an odd-sized one, one whose
+// 129 columns do not split evenly over two threads, and one of the reference VAE's layers at
+// batch 128.
+constexpr Shape shapes[] = {{37, 1, 53},    {301, 1, 517},  {29, 31, 1},    {1, 43, 17},
+                            {3, 4, 5},      {67, 45, 83},   {40, 129, 400}, {400, 128, 784}};
 
 // The stored operand for op(X) of op_rows x op_cols: op_cols x op_rows when used transposed.
 template <class S>

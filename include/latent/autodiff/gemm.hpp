@@ -125,6 +125,38 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
   });
 }
 
+/// Partial sums of `gemv_by_columns`, one column per extra thread; grown on demand, kept.
+template <class S>
+Matrix<S>& gemv_partials() {
+  thread_local Matrix<S> partials;
+  return partials;
+}
+
+// y (+)= A x for a column-major A (not transposed) and a vector x, threads splitting the
+// columns of A and summing their partial products in thread order. Why columns: optimizers
+// update parameters by the same column shares, so each thread reads the weights it just wrote
+// and still has in its own cache; split by rows, half of every column came from the other
+// core, which made the batch-1 forward pass no faster on 2 threads than on 1.
+template <class S, class Out>
+void gemv_by_columns(const GemmOperand<S>& a, const GemmOperand<S>& b, Out y, bool accumulate) {
+  const Index m = a.rows, k = a.cols;
+  const int threads = threads_for(m * k, k);
+  Matrix<S>& partials = gemv_partials<S>();
+  if (partials.rows() < m || partials.cols() < threads - 1) partials.resize(std::max(partials.rows(), m), std::max<Index>(partials.cols(), threads - 1));
+  const Eigen::Map<const Matrix<S>> A(a.data, m, k), x(b.data, k, 1);
+  on_threads(threads, [&](int t) {
+    const auto [first, last] = share_of(k, t, threads);
+    const auto part = A.middleCols(first, last - first) * x.col(0).segment(first, last - first);
+    if (t > 0)
+      partials.col(t - 1).head(m).noalias() = part;
+    else if (accumulate)
+      y.noalias() += part;
+    else
+      y.noalias() = part;
+  });
+  for (int t = 1; t < threads; ++t) y += partials.col(t - 1).head(m);
+}
+
 // Calls f(op(A), op(B)) with the two operands as Eigen expressions (maps, transposed or not).
 template <class S, class F>
 void with_operand_expressions(const GemmOperand<S>& a, const GemmOperand<S>& b, F&& f) {
@@ -148,6 +180,10 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   // outer product (k == 1) or vector-matrix product (m == 1) split by output columns, and tiny
   // products as coefficient loops. None of these allocates, and a GEMM kernel would spend more
   // on packing than on arithmetic.
+  if (n == 1 && !a.transposed) {
+    gemv_by_columns(a, b, out.col(0), accumulate);
+    return;
+  }
   if (n == 1) {
     with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
       // y.col(0): a vector at compile time, so Eigen instantiates only its matrix-vector kernel.
