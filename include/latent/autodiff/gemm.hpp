@@ -149,10 +149,8 @@ void gemv_by_columns(const GemmOperand<S>& a, const GemmOperand<S>& b, Out y, bo
     const auto part = A.middleCols(first, last - first) * x.col(0).segment(first, last - first);
     if (t > 0)
       partials.col(t - 1).head(m).noalias() = part;
-    else if (accumulate)
-      y.noalias() += part;
     else
-      y.noalias() = part;
+      assign_or_add(y, part, accumulate);
   });
   for (int t = 1; t < threads; ++t) y += partials.col(t - 1).head(m);
 }
@@ -176,9 +174,10 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   Eigen::Map<Matrix<S>> out(c, m, n);
   if (k == 0 && !accumulate) out.setZero();
   if (m == 0 || n == 0 || k == 0) return;
-  // Batch 1 and other thin shapes: a matrix-vector product (n == 1) split by output rows, an
-  // outer product (k == 1) or vector-matrix product (m == 1) split by output columns, and tiny
-  // products as coefficient loops. None of these allocates, and a GEMM kernel would spend more
+  // Batch 1 and other thin shapes: a matrix-vector product (n == 1) split by the columns of A
+  // (gemv_by_columns), or by output rows when A is used transposed, an outer product (k == 1)
+  // or vector-matrix product (m == 1) split by output columns, and tiny products as coefficient
+  // loops. None of these allocates, and a GEMM kernel would spend more
   // on packing than on arithmetic.
   if (n == 1 && !a.transposed) {
     gemv_by_columns(a, b, out.col(0), accumulate);
@@ -187,23 +186,14 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   if (n == 1) {
     with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
       // y.col(0): a vector at compile time, so Eigen instantiates only its matrix-vector kernel.
-      for_each_column_block(k, m, [&](Index r, Index len) {
-        if (accumulate)
-          out.col(0).segment(r, len).noalias() += x.middleRows(r, len) * y.col(0);
-        else
-          out.col(0).segment(r, len).noalias() = x.middleRows(r, len) * y.col(0);
-      });
+      for_each_column_block(k, m, [&](Index r, Index len) { assign_or_add(out.col(0).segment(r, len), x.middleRows(r, len) * y.col(0), accumulate); });
     });
     return;
   }
   if (m == 1 || k == 1 || m + n + k < 20) {
     with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
-      for_each_column_block(std::max(m, k), n, [&](Index c0, Index len) {
-        if (accumulate)
-          out.middleCols(c0, len).noalias() += x.lazyProduct(y.middleCols(c0, len));
-        else
-          out.middleCols(c0, len).noalias() = x.lazyProduct(y.middleCols(c0, len));
-      });
+      for_each_column_block(std::max(m, k), n,
+                            [&](Index c0, Index len) { assign_or_add(out.middleCols(c0, len), x.lazyProduct(y.middleCols(c0, len)), accumulate); });
     });
     return;
   }

@@ -50,8 +50,10 @@ class Gradient {
   /// valid and may be written (the written matrix is then the gradient) until the next `zero()`
   /// or backward pass.
   Matrix<S>& matrix() {
-    if (!dense_ready_) dense_.setZero();
-    if (rank_ > 0) detail::gemm(factor(u_), factor_transposed(v_), dense_.data(), true);
+    if (rank_ > 0)
+      detail::gemm(factor(u_), factor_transposed(v_), dense_.data(), dense_ready_);
+    else if (!dense_ready_)
+      dense_.setZero();
     dense_ready_ = true;
     rank_ = 0;
     return dense_;

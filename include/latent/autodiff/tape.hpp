@@ -235,12 +235,7 @@ class Tape {
   /// adjoints are written by all threads, each its own block of columns.
   template <class Expr>
   void accumulate(Var<S> v, const Expr& expr) {
-    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) {
-      if (add)
-        a.middleCols(c, k).noalias() += expr.middleCols(c, k);
-      else
-        a.middleCols(c, k).noalias() = expr.middleCols(c, k);
-    });
+    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) { detail::assign_or_add(a.middleCols(c, k), expr.middleCols(c, k), add); });
   }
 
   /// Like `accumulate`, one column at a time: `column(j)` is the contribution to column j (an
@@ -250,12 +245,7 @@ class Tape {
   template <class ColumnFn>
   void accumulate_columns(Var<S> v, ColumnFn&& column) {
     write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) {
-      for (Index j = c; j < c + k; ++j) {
-        if (add)
-          a.col(j).noalias() += column(j);
-        else
-          a.col(j).noalias() = column(j);
-      }
+      for (Index j = c; j < c + k; ++j) detail::assign_or_add(a.col(j), column(j), add);
     });
   }
 
@@ -265,10 +255,7 @@ class Tape {
   template <class Expr>
   void accumulate_row_sums(Var<S> v, const Expr& g) {
     write_adjoint(v, g.cols(), [&](View<S>& a, Index r, Index k, bool add) {
-      if (add)
-        a.middleRows(r, k).noalias() += g.middleRows(r, k).rowwise().sum();
-      else
-        a.middleRows(r, k).noalias() = g.middleRows(r, k).rowwise().sum();
+      detail::assign_or_add(a.middleRows(r, k), g.middleRows(r, k).rowwise().sum(), add);
     });
   }
 

@@ -63,6 +63,16 @@ void for_each_column_block(Index rows, Index cols, F&& f) {
   });
 }
 
+/// `dst += expr` when `add`, else `dst = expr` (both without aliasing): the first contribution
+/// to a result assigns, so nothing is zero-filled only to be added to.
+template <class Dst, class Expr>
+void assign_or_add(Dst&& dst, const Expr& expr, bool add) {
+  if (add)
+    dst.noalias() += expr;
+  else
+    dst.noalias() = expr;
+}
+
 /// `dst = expr`, split over threads by column blocks (see `for_each_column_block`).
 template <class Dst, class Expr>
 void parallel_assign(Dst&& dst, const Expr& expr) {

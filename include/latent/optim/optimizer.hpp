@@ -59,8 +59,8 @@ class Optimizer {
   struct Block {
     /// A run of whole columns of a parameter-shaped matrix.
     using Columns = Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true>;
-    Columns value;                              ///< theta
-    Eigen::Map<const Matrix<S>> grad;           ///< d loss / d theta
+    Columns value;                     ///< theta
+    Eigen::Map<const Matrix<S>> grad;  ///< d loss / d theta
     /// The same columns of slot `k` (in the order of the constructor's `slot_names`).
     Columns slot(std::size_t k) { return owner->slot(k, index).middleCols(first, count); }
     Optimizer* owner;   ///< whose slots
@@ -220,11 +220,12 @@ class Optimizer {
 
  private:
   // One scratch piece per thread, for gradients kept as factors: made at construction, and again
-  // only if the thread count grows.
+  // only if the thread count grows (the parameters' shapes are fixed).
   void reserve_scratch() {
+    if (scratch_.size() >= std::size_t(num_threads())) return;
     Index largest = 0;
     for (const Parameter<S>* p : params_) largest = std::max(largest, piece_columns(*p) * p->value.rows());
-    if (scratch_.size() < std::size_t(num_threads())) scratch_.resize(std::size_t(num_threads()));
+    scratch_.resize(std::size_t(num_threads()));
     for (Matrix<S>& s : scratch_)
       if (s.size() < largest) s.resize(largest, 1);
   }
