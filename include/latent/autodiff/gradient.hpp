@@ -3,9 +3,13 @@
 /// `Gradient`: a parameter's gradient as `Tape::backward` builds it, cleared without writing and,
 /// at small batch, kept as low-rank factors instead of a dense matrix.
 
+#include <array>
+#include <cstddef>
+
 #include <Eigen/Core>
 
 #include "latent/autodiff/gemm.hpp"
+#include "latent/core/packet.hpp"
 #include "latent/core/scalar.hpp"
 
 namespace latent::inline v0 {
@@ -20,9 +24,9 @@ class Tape;
 /// At batch 1 writing it densely, zeroing it before each step and reading it back in the
 /// optimizer moved 8 MB per step of the reference VAE, a third of its batch-1 step. Here
 /// `zero()` only forgets (the first dense contribution assigns), a product with at most
-/// `max_rank` inner columns is stored as its factors, and the optimizer expands the factors
-/// piece by piece in cache (`columns`). `matrix()` gives the dense gradient whenever a reader
-/// wants it.
+/// `max_rank` inner columns is stored as its factors, and the optimizer forms the entries from
+/// the factors as it goes (`for_each_column` in registers, `columns` piece by piece in cache).
+/// `matrix()` gives the dense gradient whenever a reader wants it.
 template <class S>
 class Gradient {
  public:
@@ -61,25 +65,37 @@ class Gradient {
 
   /// Columns [first, first + count) of the gradient, read-only: a view of the dense matrix when
   /// that is all there is, else expanded into `scratch` (resized if it is smaller than the
-  /// block, so pass one that is reused). For optimizers, which read the gradient block by block.
+  /// block, so pass one that is reused). For optimizers whose rules are Eigen expressions.
   Eigen::Map<const Matrix<S>> columns(Index first, Index count, Matrix<S>& scratch) const {
     if (dense_ready_ && rank_ == 0) return {dense_.data() + first * rows(), rows(), count};
     if (scratch.size() < rows() * count) scratch.resize(rows() * count, 1);
-    Eigen::Map<Matrix<S>> out(scratch.data(), rows(), count);
-    // Column by column, one axpy per factor: Eigen's lazyProduct with a run-time inner size
-    // was 30% slower for the whole Adam step.
-    for (Index j = 0; j < count; ++j) {
-      auto col = out.col(j);
-      Index r = 0;
-      if (dense_ready_)
-        col = dense_.col(first + j);
-      else if (rank_ == 0)
-        col.setZero();
-      else
-        col = u_.col(r++) * v_(first + j, 0);
-      for (; r < rank_; ++r) col += u_.col(r) * v_(first + j, r);
-    }
+    for_each_column(first, count, [&](Index k, const auto& column) {
+      S* out = scratch.data() + k * rows();
+      detail::for_each_packet<S>(rows(), [&]<class P>(Index i) { Eigen::internal::pstoreu(out + i, column.template load<P>(i)); });
+    });
     return {scratch.data(), rows(), count};
+  }
+
+  /// Calls `f(k, column)` for k = 0 .. count - 1, where `column.template load<P>(i)` gives the
+  /// packet (P = `detail::Packet<S>`, or S for one entry) at row i of gradient column first + k.
+  /// How fused kernels (`Adam`) read the gradient with no dense copy: a factor column is formed
+  /// in registers. `column` is of one of three types (a dense column; one outer product, the
+  /// gradient at batch 1; the general sum), so `f` is compiled for each and tests nothing per
+  /// entry.
+  template <class F>
+  void for_each_column(Index first, Index count, F&& f) const {
+    for (Index k = 0; k < count; ++k) {
+      const Index j = first + k;
+      if (rank_ == 0 && dense_ready_) {
+        f(k, DenseColumn{dense_.data() + j * rows()});
+      } else if (rank_ == 1 && !dense_ready_) {
+        f(k, OuterProductColumn{u_.data(), v_(j, 0)});
+      } else {
+        SumColumn sum{dense_ready_ ? dense_.data() + j * rows() : nullptr, u_.data(), rows(), rank_, {}};
+        for (Index r = 0; r < rank_; ++r) sum.coefficient[std::size_t(r)] = v_(j, r);
+        f(k, sum);
+      }
+    }
   }
 
  private:
@@ -101,6 +117,39 @@ class Gradient {
     rank_ += k;
     return true;
   }
+
+  // The three forms of a gradient column for `for_each_column`; the general one adds the
+  // products to the dense part (or to the first product) in the order `matrix()` would.
+  struct DenseColumn {
+    const S* dense;
+    template <class P>
+    P load(Index i) const { return Eigen::internal::ploadu<P>(dense + i); }
+  };
+  struct OuterProductColumn {
+    const S* u;
+    S coefficient;
+    template <class P>
+    P load(Index i) const {
+      using namespace Eigen::internal;
+      return pmul(ploadu<P>(u + i), pset1<P>(coefficient));
+    }
+  };
+  struct SumColumn {
+    const S* dense;  // null if the dense part is zero
+    const S* u;
+    Index rows, rank;
+    std::array<S, max_rank> coefficient;
+    template <class P>
+    P load(Index i) const {
+      using namespace Eigen::internal;
+      Index r = 0;
+      P g = dense != nullptr ? ploadu<P>(dense + i)
+            : rank > 0       ? pmul(ploadu<P>(u + i), pset1<P>(coefficient[std::size_t(r++)]))
+                             : pset1<P>(S(0));
+      for (; r < rank; ++r) g = padd(g, pmul(ploadu<P>(u + r * rows + i), pset1<P>(coefficient[std::size_t(r)])));
+      return g;
+    }
+  };
 
   detail::GemmOperand<S> factor(const Matrix<S>& f) const { return {f.data(), f.rows(), rank_, false}; }
   detail::GemmOperand<S> factor_transposed(const Matrix<S>& f) const { return {f.data(), f.rows(), rank_, true}; }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "latent/core/packet.hpp"
 #include "latent/optim/optimizer.hpp"
 
 namespace latent::inline v0 {
@@ -59,16 +60,32 @@ class Adam : public Optimizer<S> {
     shrink_ = S(1 - this->lr() * decoupled_decay_);
   }
 
-  /// The Adam rule on one block of columns (see `Optimizer::update`).
+  /// The Adam rule on one block of columns (see `Optimizer::update`), fused into one pass: it
+  /// reads theta, m, v and the gradient (formed in registers when it is kept as factors) once
+  /// and writes theta, m, v once. As three Eigen assignments it took 0.38 ns per entry on one
+  /// AVX-512 core, fused 0.29 (with `exact_sqrt`; docs/performance.md).
   void update(typename Optimizer<S>::Block& block) override {
-    const S b1 = S(o_.beta1), b2 = S(o_.beta2);
-    auto m = block.slot(0).array();
-    auto v = block.slot(1).array();
-    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
-      m = this->flush_subnormal(b1 * m + (S(1) - b1) * g);
-      v = this->flush_subnormal(b2 * v + (S(1) - b2) * g.square());
+    using namespace Eigen::internal;
+    const S b1 = S(o_.beta1), b2 = S(o_.beta2), decay = S(o_.weight_decay);
+    const Index rows = block.value.rows();
+    S* const theta = block.value.data();
+    S* const m = block.slot(0).data();
+    S* const v = block.slot(1).data();
+    const detail::FlushSubnormal<S> flush;
+    block.gradient.for_each_column(block.first, block.count, [&](Index k, const auto& column) {
+      const Index at = k * rows;
+      detail::for_each_packet<S>(rows, [&]<class P>(Index i) {
+        const P th = ploadu<P>(theta + at + i);
+        P g = column.template load<P>(i);
+        if (decay != 0) g = padd(g, pmul(pset1<P>(decay), th));
+        const P m1 = flush.packetOp(padd(pmul(pset1<P>(b1), ploadu<P>(m + at + i)), pmul(pset1<P>(S(1) - b1), g)));
+        const P v1 = flush.packetOp(padd(pmul(pset1<P>(b2), ploadu<P>(v + at + i)), pmul(pset1<P>(S(1) - b2), pmul(g, g))));
+        pstoreu(m + at + i, m1);
+        pstoreu(v + at + i, v1);
+        const P denominator = padd(detail::exact_sqrt(v1), pset1<P>(eps_));
+        pstoreu(theta + at + i, psub(pmul(pset1<P>(shrink_), th), pdiv(pmul(pset1<P>(step_size_), m1), denominator)));
+      });
     });
-    block.value.array() = shrink_ * block.value.array() - step_size_ * m / (v.sqrt() + eps_);
   }
 
  private:

@@ -59,8 +59,12 @@ class Optimizer {
   struct Block {
     /// A run of whole columns of a parameter-shaped matrix.
     using Columns = Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true>;
-    Columns value;                     ///< theta
-    Eigen::Map<const Matrix<S>> grad;  ///< d loss / d theta
+    Columns value;                ///< theta
+    const Gradient<S>& gradient;  ///< d loss / d theta of the whole parameter
+    /// This block's columns of d loss / d theta as a dense matrix: a view, or the factors
+    /// expanded into this thread's scratch (a fused rule reads them with
+    /// `gradient.for_each_column(first, count, ...)` instead).
+    Eigen::Map<const Matrix<S>> grad() const { return gradient.columns(first, count, *scratch); }
     /// The same columns of slot `k` (in the order of the constructor's `slot_names`).
     Columns slot(std::size_t k) { return owner->slot(k, index).middleCols(first, count); }
     Optimizer* owner;   ///< whose slots
@@ -69,6 +73,7 @@ class Optimizer {
     ///@{
     Index first, count;
     ///@}
+    Matrix<S>* scratch;  ///< where `grad()` expands factors
   };
 
   /// One update of every parameter from its gradient: counts the step (so `steps()` is t >= 1
@@ -87,7 +92,7 @@ class Optimizer {
       const Index piece = piece_columns(p);
       for (Index c = first; c < last; c += piece) {
         const Index k = std::min(piece, last - c);
-        Block b{p.value.middleCols(c, k), p.gradient().columns(c, k, scratch_[std::size_t(t)]), this, i, c, k};
+        Block b{p.value.middleCols(c, k), p.gradient(), this, i, c, k, &scratch_[std::size_t(t)]};
         update(b);
       }
     });
@@ -211,10 +216,11 @@ class Optimizer {
   /// writes `b.value` (or read and write it coefficient by coefficient, which Eigen allows).
   template <class F>
   static void with_l2_grad(Block& b, double weight_decay, F&& f) {
+    const auto grad = b.grad();
     if (weight_decay == 0) {
-      f(b.grad.array());
+      f(grad.array());
     } else {
-      f(b.grad.array() + S(weight_decay) * b.value.array());
+      f(grad.array() + S(weight_decay) * b.value.array());
     }
   }
 
