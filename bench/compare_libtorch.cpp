@@ -1,8 +1,8 @@
 // The reference VAE (784-400-20, ReLU, Bernoulli from logits, Adam 1e-3) trained side by side in
 // LibTorch and latent, in one process: a training step at batch 128 and at batch 1, a whole
 // Fashion-MNIST epoch at batch 128, and encoding one image. Each metric is the median of
-// --repeats runs; prints `metric=... latent=... libtorch=... ratio=...` (ratio = latent / libtorch,
-// lower is better) with min and max beside each median.
+// --repeats runs, the two libraries taking turns; prints `metric=... latent=... libtorch=...
+// ratio=...` (ratio = latent / libtorch, lower is better) with min and max beside each median.
 //
 // LibTorch runs in its best configuration (issue 8): at::set_num_threads(threads),
 // OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset; OpenBLAS reads these when it loads, so the
@@ -31,15 +31,25 @@ struct Stats {
   double median, min, max;
 };
 
-Stats measure(int repeats, const std::function<void()>& f) {
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
+Stats stats(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   return {t[t.size() / 2], t.front(), t.back()};
+}
+
+// Times `a` and `b` alternately, `repeats` times each: on a shared machine whose speed drifts
+// for minutes at a time, both sides then sample the same minutes.
+std::pair<Stats, Stats> measure(int repeats, const std::function<void()>& a, const std::function<void()>& b) {
+  std::vector<double> ta, tb;
+  const auto time = [](const std::function<void()>& f) {
+    const auto t0 = Clock::now();
+    f();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  for (int r = 0; r < repeats; ++r) {
+    ta.push_back(time(a));
+    tb.push_back(time(b));
+  }
+  return {stats(ta), stats(tb)};
 }
 
 // --- LibTorch -----------------------------------------------------------------------------
@@ -99,8 +109,8 @@ int main(int argc, char** argv) {
   }
   int threads = 2, repeats = 5, epochs_repeats = 5, train_epochs = 0;
   std::string only;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = i + 1 < argc ? argv[i] : "";  // every flag takes a value
     if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--repeats") repeats = std::atoi(argv[i + 1]);
     else if (flag == "--epoch-repeats") epochs_repeats = std::atoi(argv[i + 1]);
@@ -166,8 +176,8 @@ int main(int argc, char** argv) {
       lv.step(x);
       torch_step(xt);
     }
-    const Stats l = measure(repeats, [&] { for (int s = 0; s < steps; ++s) lv.step(x); });
-    const Stats t = measure(repeats, [&] { for (int s = 0; s < steps; ++s) torch_step(xt); });
+    const auto [l, t] = measure(repeats, [&] { for (int s = 0; s < steps; ++s) lv.step(x); },
+                                [&] { for (int s = 0; s < steps; ++s) torch_step(xt); });
     const double per_step = 1.0 / steps;
     report("train_step_batch" + std::to_string(batch), batch == 1 ? "us" : "ms", (batch == 1 ? 1e6 : 1e3) * per_step, l, t);
   }
@@ -177,13 +187,12 @@ int main(int argc, char** argv) {
     const torch::Tensor xt = all_t.narrow(0, 0, 1);
     const int n = 2000;
     torch::NoGradGuard no_grad;
-    const Stats l = measure(repeats, [&] { for (int s = 0; s < n; ++s) lv.vae.encode(x); });
-    const Stats t = measure(repeats, [&] { for (int s = 0; s < n; ++s) tv.encode(xt); });
+    const auto [l, t] = measure(repeats, [&] { for (int s = 0; s < n; ++s) lv.vae.encode(x); },
+                                [&] { for (int s = 0; s < n; ++s) tv.encode(xt); });
     report("encode_batch1", "us", 1e6 / n, l, t);
   }
 
-  const Stats l = measure(epochs_repeats, latent_epoch);
-  const Stats t = measure(epochs_repeats, torch_epoch);
+  const auto [l, t] = measure(epochs_repeats, latent_epoch, torch_epoch);
   report("epoch", "s", 1.0, l, t);
   return 0;
 }
