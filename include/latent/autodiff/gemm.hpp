@@ -184,9 +184,13 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
     return;
   }
   if (n == 1) {
-    with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
-      // y.col(0): a vector at compile time, so Eigen instantiates only its matrix-vector kernel.
-      for_each_column_block(k, m, [&](Index r, Index len) { assign_or_add(out.col(0).segment(r, len), x.middleRows(r, len) * y.col(0), accumulate); });
+    // op(B) is one contiguous column whether B is used transposed or not (a 1 x k row of a
+    // column-major matrix is contiguous too): one matrix-vector kernel, not one per transpose
+    // combination, which cost a second of compile time in every translation unit.
+    const Eigen::Map<const Matrix<S>> stored_a(a.data, a.rows, a.cols);
+    const Eigen::Map<const Vector<S>> x(b.data, k);
+    for_each_column_block(k, m, [&](Index r, Index len) {
+      assign_or_add(out.col(0).segment(r, len), stored_a.middleCols(r, len).transpose() * x, accumulate);
     });
     return;
   }
