@@ -53,4 +53,20 @@ inline Eigen::internal::Packet8f exact_sqrt(const Eigen::internal::Packet8f& x) 
 inline Eigen::internal::Packet4f exact_sqrt(const Eigen::internal::Packet4f& x) { return _mm_sqrt_ps(x); }
 #endif
 
+/// `exact_sqrt` as an Eigen functor, for `x.unaryExpr(ExactSqrt<S>{})` in expressions.
+template <class S>
+struct ExactSqrt {
+  S operator()(S x) const { return std::sqrt(x); }
+  template <class P>
+  P packetOp(const P& x) const { return exact_sqrt(x); }
+};
+
 }  // namespace latent::inline v0::detail
+
+namespace Eigen::internal {
+/// Tells Eigen that `ExactSqrt` has a packet form (and what it costs).
+template <class S>
+struct functor_traits<latent::detail::ExactSqrt<S>> {
+  enum { Cost = functor_traits<scalar_sqrt_op<S>>::Cost, PacketAccess = packet_traits<S>::HasSqrt };
+};
+}  // namespace Eigen::internal

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "latent/core/packet.hpp"
 #include "latent/optim/optimizer.hpp"
 
 namespace latent::inline v0 {
@@ -61,9 +62,9 @@ class RmsProp : public Optimizer<S> {
       if (o_.centered) {
         auto a = block.slot(o_.momentum > 0 ? 2 : 1).array();
         a = this->flush_subnormal(alpha * a + (S(1) - alpha) * g);
-        step_with((s - a.square()).sqrt() + eps);
+        step_with((s - a.square()).unaryExpr(detail::ExactSqrt<S>{}) + eps);
       } else {
-        step_with(s.sqrt() + eps);
+        step_with(s.unaryExpr(detail::ExactSqrt<S>{}) + eps);
       }
     });
   }
