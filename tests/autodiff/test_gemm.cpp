@@ -23,10 +23,11 @@ struct Shape {
 
 // m x n x k: a matrix-vector product, one large enough for threads to split its 517 columns
 // (unevenly), an outer product, a vector-matrix product, a tiny one, an odd-sized one, one whose
-// 129 columns do not split evenly over two threads, and one of the reference VAE's layers at
-// batch 128.
+// 129 columns do not split evenly over two threads, one of the reference VAE's layers at
+// batch 128, and a tall one split by its 300 columns (a weight gradient's shape).
 constexpr Shape shapes[] = {{37, 1, 53},    {301, 1, 517},  {29, 31, 1},    {1, 43, 17},
-                            {3, 4, 5},      {67, 45, 83},   {40, 129, 400}, {400, 128, 784}};
+                            {3, 4, 5},      {67, 45, 83},   {40, 129, 400}, {400, 128, 784},
+                            {784, 300, 131}};
 
 // The stored operand for op(X) of op_rows x op_cols: op_cols x op_rows when used transposed.
 template <class S>

@@ -110,9 +110,13 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
 template <class S, int LhsOrder, int RhsOrder>
 void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n, bool accumulate) {
   const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
-  // Slabs along the longer side of C, rounded to multiples of 8 rows / 4 columns so the kernels'
-  // register blocks stay mostly full, yet halves of the layer widths (400, 784) split evenly.
-  const bool by_cols = n >= m;
+  // Slabs along the longer side of C, or along its columns whenever there are 256 or more: a
+  // weight gradient (out x in) is then split the way optimizers own it, by columns, so Adam
+  // reads the part its own thread wrote (by rows, the 784 x 400 output layer's gradient crossed
+  // cores; 5% of a batch-128 step when cross-core traffic is slow, see docs/performance.md).
+  // Slabs are multiples of 8 rows / 4 columns so the kernels' register blocks stay mostly full,
+  // yet halves of the layer widths (400, 784) split evenly.
+  const bool by_cols = n >= m || n >= 256;
   const Index total = by_cols ? n : m, unit = by_cols ? 4 : 8;
   const Index slab = (total / threads + unit - 1) / unit * unit;
   on_threads(threads, [&](int t) {
