@@ -181,8 +181,8 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   // Batch 1 and other thin shapes: a matrix-vector product (n == 1) split by the columns of A
   // (gemv_by_columns), or by output rows when A is used transposed, an outer product (k == 1)
   // or vector-matrix product (m == 1) split by output columns, and tiny products as coefficient
-  // loops. None of these allocates, and a GEMM kernel would spend more
-  // on packing than on arithmetic.
+  // loops. None of these allocates, and a GEMM kernel would spend more on packing than on
+  // arithmetic.
   if (n == 1 && !a.transposed) {
     gemv_by_columns(a, b, out.col(0), accumulate);
     return;

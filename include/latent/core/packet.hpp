@@ -56,7 +56,7 @@ inline Eigen::internal::Packet4f exact_sqrt(const Eigen::internal::Packet4f& x) 
 /// `exact_sqrt` as an Eigen functor, for `x.unaryExpr(ExactSqrt<S>{})` in expressions.
 template <class S>
 struct ExactSqrt {
-  S operator()(S x) const { return std::sqrt(x); }
+  S operator()(S x) const { return exact_sqrt(x); }
   template <class P>
   P packetOp(const P& x) const { return exact_sqrt(x); }
 };

@@ -81,8 +81,8 @@ class Optimizer {
   /// blocks of columns: each thread (`set_num_threads`) takes its share of every parameter, all
   /// in one parallel region, and works through it in pieces of about 2048 entries, so the
   /// several passes of an update rule run on data still in cache (a gradient kept as factors
-  /// is expanded piece by piece, see `Gradient`). The rules are elementwise, so the split
-  /// changes no result.
+  /// is formed in registers by a fused rule like `Adam`, or expanded piece by piece by
+  /// `Block::grad()`, see `Gradient`). The rules are elementwise, so the split changes no result.
   virtual void step() {
     ++steps_;
     reserve_scratch();
