@@ -21,13 +21,15 @@ struct Shape {
   Index m, n, k;
 };
 
-// m x n x k: a matrix-vector product, one large enough for threads to split its 517 columns
-// (unevenly), an outer product, a vector-matrix product, a tiny one, an odd-sized one, one whose
-// 129 columns do not split evenly over two threads, one of the reference VAE's layers at
-// batch 128, and a tall one split by its 300 columns (a weight gradient's shape).
-constexpr Shape shapes[] = {{37, 1, 53},    {301, 1, 517},  {29, 31, 1},    {1, 43, 17},
-                            {3, 4, 5},      {67, 45, 83},   {40, 129, 400}, {400, 128, 784},
-                            {784, 300, 131}};
+// m x n x k: matrix-vector products (op(A) x; the second large enough for threads to split its
+// 517 columns unevenly), outer products and vector-matrix products (x^T op(B)), each small and
+// large enough for two threads, a tiny one, an odd-sized one, one whose 129 columns do not split
+// evenly over two threads, one of the reference VAE's layers at batch 128, and a tall one split
+// by its 300 columns (a weight gradient's shape). Every vector length has a tail after whole
+// SIMD packets.
+constexpr Shape shapes[] = {{37, 1, 53},   {301, 1, 517},  {29, 31, 1},     {500, 301, 1}, {1, 43, 17},
+                            {1, 701, 299}, {3, 4, 5},      {67, 45, 83},    {40, 129, 400},
+                            {400, 128, 784}, {784, 300, 131}};
 
 // The stored operand for op(X) of op_rows x op_cols: op_cols x op_rows when used transposed.
 template <class S>

@@ -16,6 +16,7 @@
 #include <Eigen/Core>
 
 #include "latent/autodiff/blas.hpp"
+#include "latent/core/packet.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
@@ -41,6 +42,14 @@ template <class Derived>
 GemmOperand<typename Derived::Scalar> gemm_operand(const Eigen::Transpose<Derived>& m) {
   const auto& inner = m.nestedExpression();
   return {inner.data(), inner.rows(), inner.cols(), true};
+}
+
+/// op(A) as an Eigen map, of one type whether A is transposed or not (the strides swap), for
+/// code that copies an operand.
+template <class S>
+Eigen::Map<const Matrix<S>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> operand_view(const GemmOperand<S>& a) {
+  using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;  // (between columns, between rows)
+  return {a.data, a.op_rows(), a.op_cols(), a.transposed ? Strides(1, a.rows) : Strides(a.rows, 1)};
 }
 
 /// Packing buffers Eigen's kernel reads from; grown on demand, never shrunk.
@@ -129,45 +138,128 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
   });
 }
 
-/// Partial sums of `gemv_by_columns`, one column per extra thread; grown on demand, kept.
+/// Partial sums of `gemv`, one column per extra thread; grown on demand, kept.
 template <class S>
 Matrix<S>& gemv_partials() {
   thread_local Matrix<S> partials;
   return partials;
 }
 
-// y (+)= A x for a column-major A (not transposed) and a vector x, threads splitting the
-// columns of A and summing their partial products in thread order. Why columns: optimizers
-// update parameters by the same column shares, so each thread reads the weights it just wrote
-// and still has in its own cache; split by rows, half of every column came from the other
-// core, which made the batch-1 forward pass no faster on 2 threads than on 1.
-template <class S, class Out>
-void gemv_by_columns(const GemmOperand<S>& a, const GemmOperand<S>& b, Out y, bool accumulate) {
+// y[0, R w) (+)= A[0, R w) x on the calling thread, w the width of P, for A column-major (rows
+// x cols, columns `lda` apart): R accumulators stay in registers across the columns, so y is
+// read and written once.
+template <int R, class P, class S>
+void gemv_rows(const S* a, Index lda, Index cols, const S* x, S* y, bool accumulate) {
+  using namespace Eigen::internal;
+  constexpr Index width = sizeof(P) / sizeof(S);
+  P sums[R];
+  for (P& sum : sums) sum = pset1<P>(S(0));
+  for (Index j = 0; j < cols; ++j) {
+    const P xj = pset1<P>(x[j]);
+    for (int r = 0; r < R; ++r) sums[r] = pmadd(ploadu<P>(a + j * lda + r * width), xj, sums[r]);
+  }
+  for (int r = 0; r < R; ++r) pstoreu(y + r * width, accumulate ? padd(ploadu<P>(y + r * width), sums[r]) : sums[r]);
+}
+
+/// The SIMD packet half as wide as P (P itself if there is none).
+template <class P>
+using HalfPacket = typename Eigen::internal::unpacket_traits<P>::half;
+
+// Eigen's packet types carry GCC's may_alias attribute, which a template argument drops: harmless
+// here, where only Eigen's load and store functions touch memory.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+// The rows of y (+)= A x in packets of P, then the rest in packets half as wide (AVX-512 has 8-
+// and 4-float ones) and finally one by one: a 20-row layer is one packet of 16 and one of 4, where
+// four single rows would be four chains of dependent multiply-adds as long as the row.
+template <int R, class P, class S>
+void gemv_packets(const S* a, Index lda, Index rows, Index cols, const S* x, S* y, bool accumulate) {
+  constexpr Index width = sizeof(P) / sizeof(S);
+  Index i = 0;
+  for (; i + R * width <= rows; i += R * width) gemv_rows<R, P>(a + i, lda, cols, x, y + i, accumulate);
+  for (; i + width <= rows; i += width) gemv_rows<1, P>(a + i, lda, cols, x, y + i, accumulate);
+  if constexpr (!std::is_same_v<HalfPacket<P>, P>)
+    gemv_packets<1, HalfPacket<P>>(a + i, lda, rows - i, cols, x, y + i, accumulate);
+  else
+    for (; i < rows; ++i) gemv_rows<1, S>(a + i, lda, cols, x, y + i, accumulate);
+}
+#pragma GCC diagnostic pop
+
+// y (+)= A x, in blocks of 16 columns, each read as 16 contiguous streams.
+template <class S>
+void gemv_columns(const S* a, Index lda, Index rows, Index cols, const S* x, S* y, bool accumulate) {
+  constexpr Index block = 16;
+  if (cols == 0 && !accumulate) std::fill_n(y, rows, S(0));
+  for (Index j = 0; j < cols; j += block)
+    gemv_packets<4, Packet<S>>(a + j * lda, lda, rows, std::min(block, cols - j), x + j, y, accumulate || j > 0);
+}
+
+// y[c] (+)= A.col(c) . x for N consecutive columns of A (rows x cols, columns `lda` apart) on the
+// calling thread: each packet of x is loaded once for N dot products.
+template <int N, class S>
+void dot_columns(const S* a, Index lda, Index rows, const S* x, S* y, bool accumulate) {
+  using namespace Eigen::internal;
+  using P = Packet<S>;
+  constexpr Index width = packet_traits<S>::size;
+  P sums[N];
+  for (P& sum : sums) sum = pset1<P>(S(0));
+  Index i = 0;
+  for (; i + width <= rows; i += width) {
+    const P xi = ploadu<P>(x + i);
+    for (int c = 0; c < N; ++c) sums[c] = pmadd(ploadu<P>(a + c * lda + i), xi, sums[c]);
+  }
+  for (int c = 0; c < N; ++c) {
+    S dot = predux(sums[c]);
+    for (Index r = i; r < rows; ++r) dot += a[c * lda + r] * x[r];
+    y[c] = accumulate ? y[c] + dot : dot;
+  }
+}
+template <class S>
+void gemv_dots(const S* a, Index lda, Index rows, Index cols, const S* x, S* y, bool accumulate) {
+  Index j = 0;
+  for (; j + 4 <= cols; j += 4) dot_columns<4>(a + j * lda, lda, rows, x, y + j, accumulate);
+  for (; j < cols; ++j) dot_columns<1>(a + j * lda, lda, rows, x, y + j, accumulate);
+}
+
+// y (+)= op(A) x for a contiguous x and y. Why our own kernels instead of Eigen's matrix-vector
+// product: these two are as fast at our shapes and cost a tenth of its compile time (Eigen's
+// took 1.7 s in every translation unit that trains a model). Threads split A by columns either
+// way. Not transposed, each sums its columns' share of y into its own partial sum, added in
+// thread order: optimizers update parameters by the same column shares, so each thread reads
+// the weights it just wrote and still has in its own cache (split by rows, half of every
+// column came from the other core, which made the batch-1 forward pass no faster on 2 threads
+// than on 1). Transposed, a column of A is one entry of y, and the threads' entries are disjoint.
+template <class S>
+void gemv(const GemmOperand<S>& a, const S* x, S* y, bool accumulate) {
+  if (a.transposed) {
+    for_each_column_block(a.rows, a.cols, [&](Index c, Index n) { gemv_dots(a.data + c * a.rows, a.rows, a.rows, n, x, y + c, accumulate); });
+    return;
+  }
   const Index m = a.rows, k = a.cols;
   const int threads = threads_for(m * k, k);
   Matrix<S>& partials = gemv_partials<S>();
   if (partials.rows() < m || partials.cols() < threads - 1) partials.resize(std::max(partials.rows(), m), std::max<Index>(partials.cols(), threads - 1));
-  const Eigen::Map<const Matrix<S>> A(a.data, m, k), x(b.data, k, 1);
   on_threads(threads, [&](int t) {
     const auto [first, last] = share_of(k, t, threads);
-    const auto part = A.middleCols(first, last - first) * x.col(0).segment(first, last - first);
-    if (t > 0)
-      partials.col(t - 1).head(m).noalias() = part;
-    else
-      assign_or_add(y, part, accumulate);
+    S* out = t > 0 ? partials.col(t - 1).data() : y;
+    gemv_columns(a.data + first * m, m, m, last - first, x + first, out, t == 0 && accumulate);
   });
-  for (int t = 1; t < threads; ++t) y += partials.col(t - 1).head(m);
+  for (int t = 1; t < threads; ++t) Eigen::Map<Vector<S>>(y, m) += partials.col(t - 1).head(m);
 }
 
-// Calls f(op(A), op(B)) with the two operands as Eigen expressions (maps, transposed or not).
-template <class S, class F>
-void with_operand_expressions(const GemmOperand<S>& a, const GemmOperand<S>& b, F&& f) {
-  using L = Eigen::Map<const Matrix<S>>;
-  const L am(a.data, a.rows, a.cols), bm(b.data, b.rows, b.cols);
-  if (a.transposed && b.transposed) f(am.transpose(), bm.transpose());
-  else if (a.transposed) f(am.transpose(), bm);
-  else if (b.transposed) f(am, bm.transpose());
-  else f(am, bm);
+// C (+)= u v^T for C column-major m x n, u of m entries and v of n; threads split the columns.
+template <class S>
+void outer_product(const S* u, const S* v, S* c, Index m, Index n, bool accumulate) {
+  using namespace Eigen::internal;
+  for_each_column_block(m, n, [&](Index first, Index count) {
+    for (Index j = first; j < first + count; ++j) {
+      S* out = c + j * m;
+      for_each_packet<S>(m, [&]<class P>(Index i) {
+        const P p = pmul(ploadu<P>(u + i), pset1<P>(v[j]));
+        pstoreu(out + i, accumulate ? padd(ploadu<P>(out + i), p) : p);
+      });
+    }
+  });
 }
 
 /// C = op(A) op(B), or C += op(A) op(B) when `accumulate`. C is a contiguous column-major m x n
@@ -175,34 +267,22 @@ void with_operand_expressions(const GemmOperand<S>& a, const GemmOperand<S>& b, 
 template <class S>
 void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulate) {
   const Index m = a.op_rows(), n = b.op_cols(), k = a.op_cols();
-  Eigen::Map<Matrix<S>> out(c, m, n);
-  if (k == 0 && !accumulate) out.setZero();
+  if (k == 0 && !accumulate) std::fill_n(c, m * n, S(0));
   if (m == 0 || n == 0 || k == 0) return;
-  // Batch 1 and other thin shapes: a matrix-vector product (n == 1) split by the columns of A
-  // (gemv_by_columns), or by output rows when A is used transposed, an outer product (k == 1)
-  // or vector-matrix product (m == 1) split by output columns, and tiny products as coefficient
-  // loops. None of these allocates, and a GEMM kernel would spend more on packing than on
-  // arithmetic.
-  if (n == 1 && !a.transposed) {
-    gemv_by_columns(a, b, out.col(0), accumulate);
-    return;
-  }
+  // Batch 1 and other thin shapes, where a GEMM kernel would spend more on packing than on
+  // arithmetic. A column of op(B) or a row of op(A) is contiguous whether transposed or not, so
+  // n == 1 is the matrix-vector product op(A) x, m == 1 the product op(B)^T x that gives C's one
+  // row, and k == 1 an outer product. None of them allocates.
   if (n == 1) {
-    // op(B) is one contiguous column whether B is used transposed or not (a 1 x k row of a
-    // column-major matrix is contiguous too): one matrix-vector kernel, not one per transpose
-    // combination, which cost a second of compile time in every translation unit.
-    const Eigen::Map<const Matrix<S>> stored_a(a.data, a.rows, a.cols);
-    const Eigen::Map<const Vector<S>> x(b.data, k);
-    for_each_column_block(k, m, [&](Index r, Index len) {
-      assign_or_add(out.col(0).segment(r, len), stored_a.middleCols(r, len).transpose() * x, accumulate);
-    });
+    gemv(a, b.data, c, accumulate);
     return;
   }
-  if (m == 1 || k == 1 || m + n + k < 20) {
-    with_operand_expressions(a, b, [&](const auto& x, const auto& y) {
-      for_each_column_block(std::max(m, k), n,
-                            [&](Index c0, Index len) { assign_or_add(out.middleCols(c0, len), x.lazyProduct(y.middleCols(c0, len)), accumulate); });
-    });
+  if (m == 1) {
+    gemv<S>({b.data, b.rows, b.cols, !b.transposed}, a.data, c, accumulate);
+    return;
+  }
+  if (k == 1) {
+    outer_product(a.data, b.data, c, m, n, accumulate);
     return;
   }
 #if defined(LATENT_USE_BLAS)

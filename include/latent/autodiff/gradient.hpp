@@ -110,10 +110,8 @@ class Gradient {
       u_.resize(rows(), max_rank);
       v_.resize(cols(), max_rank);
     }
-    detail::with_operand_expressions(a, b, [&](const auto& op_a, const auto& op_b) {
-      u_.middleCols(rank_, k) = op_a;
-      v_.middleCols(rank_, k) = op_b.transpose();
-    });
+    u_.middleCols(rank_, k) = detail::operand_view(a);
+    v_.middleCols(rank_, k) = detail::operand_view(b).transpose();
     rank_ += k;
     return true;
   }
