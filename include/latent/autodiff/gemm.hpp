@@ -254,8 +254,9 @@ void outer_product(const S* u, const S* v, S* c, Index m, Index n, bool accumula
   for_each_column_block(m, n, [&](Index first, Index count) {
     for (Index j = first; j < first + count; ++j) {
       S* out = c + j * m;
+      const S vj = v[j];  // a local: a store to out could alias v[j], which would be reloaded per packet
       for_each_packet<S>(m, [&]<class P>(Index i) {
-        const P p = pmul(ploadu<P>(u + i), pset1<P>(v[j]));
+        const P p = pmul(ploadu<P>(u + i), pset1<P>(vj));
         pstoreu(out + i, accumulate ? padd(ploadu<P>(out + i), p) : p);
       });
     }
