@@ -13,6 +13,7 @@
 #include "latent/autodiff/gemm.hpp"
 #include "latent/autodiff/gradient.hpp"
 #include "latent/core/error.hpp"
+#include "latent/core/map_entries.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 
@@ -238,15 +239,28 @@ class Tape {
     write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) { detail::assign_or_add(a.middleCols(c, k), expr.middleCols(c, k), add); });
   }
 
-  /// Like `accumulate`, one column at a time: `column(j)` is the contribution to column j (an
-  /// Eigen column expression). For per-example factors, `(expr).rowwise() * g` broadcasts a row
-  /// and Eigen evaluates it coefficient by coefficient with scalar exp; `expr.col(j) * g(j)`
-  /// vectorizes.
-  template <class ColumnFn>
-  void accumulate_columns(Var<S> v, ColumnFn&& column) {
-    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) {
-      for (Index j = c; j < c + k; ++j) detail::assign_or_add(a.col(j), column(j), add);
-    });
+  /// Adds `g` (shaped like `v`) into the adjoint of `v` if `v` needs a gradient.
+  void accumulate(Var<S> v, const ConstView<S>& g) { accumulate_entries(v, detail::unchanged, g); }
+
+  /// Adds f(x...) entry by entry into the adjoint of `v` if `v` needs a gradient: each x a tape
+  /// view shaped like `v`, `f` a template lambda over packets (see `detail::map_entries`). The
+  /// first contribution assigns.
+  template <class F, class... X>
+  void accumulate_entries(Var<S> v, const F& f, const X&... x) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    detail::map_entries(adjoint_storage(n), n.rows * n.cols, ready(n), f, x.data()...);
+    ready(n) = true;
+  }
+
+  /// Like `accumulate_entries`, with `f` also given the column: `f.template operator()<P>(j, x...)`,
+  /// for a factor per example.
+  template <class F, class... X>
+  void accumulate_column_entries(Var<S> v, const F& f, const X&... x) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    detail::map_column_entries(adjoint_storage(n), n.rows, n.cols, ready(n), f, x.data()...);
+    ready(n) = true;
   }
 
   /// Adds the row sums of `g` (a matrix with as many rows as the column `v`) into the adjoint of

@@ -16,18 +16,24 @@ namespace latent::inline v0::detail {
 template <class S>
 using Packet = typename Eigen::internal::packet_traits<S>::type;
 
-/// Calls `body.template operator()<P>(i)` for i = 0, w, 2w, ... with P = `Packet<S>` (w entries)
-/// while a whole packet fits in [0, n), then with P = S (one entry) for the rest. Why: a kernel
-/// with several outputs (an optimizer writes value and two moments from one read of each) cannot
-/// be one Eigen expression; written as a template lambda over P with Eigen's `p*` functions,
-/// which take scalars too, the body and its tail are one formula.
+/// Calls `body.template operator()<P>(i)` for i = first, first + w, ... with P = `Packet<S>`
+/// (w entries) while a whole packet fits in [first, last), then with P = S (one entry) for the
+/// rest. Why: a kernel with several outputs (an optimizer writes value and two moments from one
+/// read of each) cannot be one Eigen expression, and one that is costs the compiler far more (an
+/// evaluator per node, per destination); written as a template lambda over P with Eigen's `p*`
+/// functions, which take scalars too, the body and its tail are one formula.
+template <class S, class Body>
+void for_each_packet(Index first, Index last, Body&& body) {
+  constexpr Index width = Eigen::internal::packet_traits<S>::size;
+  Index i = first;
+  if constexpr (width > 1)
+    for (; i + width <= last; i += width) body.template operator()<Packet<S>>(i);
+  for (; i < last; ++i) body.template operator()<S>(i);
+}
+/// `for_each_packet` on [0, n).
 template <class S, class Body>
 void for_each_packet(Index n, Body&& body) {
-  constexpr Index width = Eigen::internal::packet_traits<S>::size;
-  Index i = 0;
-  if constexpr (width > 1)
-    for (; i + width <= n; i += width) body.template operator()<Packet<S>>(i);
-  for (; i < n; ++i) body.template operator()<S>(i);
+  for_each_packet<S>(0, n, body);
 }
 
 /// sqrt(x), correctly rounded, for a scalar or a packet. Why not `Eigen::internal::psqrt`: under
@@ -52,6 +58,59 @@ inline Eigen::internal::Packet8f exact_sqrt(const Eigen::internal::Packet8f& x) 
 #if defined(EIGEN_VECTORIZE_SSE2)
 inline Eigen::internal::Packet4f exact_sqrt(const Eigen::internal::Packet4f& x) { return _mm_sqrt_ps(x); }
 #endif
+
+/// The scalar type of a packet P (P itself for a scalar).
+template <class P>
+using scalar_of = typename Eigen::internal::unpacket_traits<P>::type;
+
+/// `packet_fn(x)` if Eigen has a packet form of the function for P (`vectorized`), else
+/// `scalar_fn` on each lane of x: tanh and log1p have no double packets in Eigen 3.4, whose own
+/// expressions then go lane by lane too, so both give the same bits.
+template <bool vectorized, class P, class PacketFn, class ScalarFn>
+P packet_or_lanes(const P& x, PacketFn packet_fn, ScalarFn scalar_fn) {
+  if constexpr (std::is_arithmetic_v<P>) {
+    return scalar_fn(x);
+  } else if constexpr (vectorized) {
+    return packet_fn(x);
+  } else {
+    constexpr int n = Eigen::internal::unpacket_traits<P>::size;
+    alignas(P) scalar_of<P> lanes[n];
+    Eigen::internal::pstoreu(lanes, x);
+    for (auto& lane : lanes) lane = scalar_fn(lane);
+    return Eigen::internal::ploadu<P>(lanes);
+  }
+}
+
+/// e^x of a packet or a scalar, as Eigen's `.exp()` computes it.
+template <class P>
+P packet_exp(const P& x) {
+  return packet_or_lanes<Eigen::internal::packet_traits<scalar_of<P>>::HasExp>(
+      x, [](const auto& v) { return Eigen::internal::pexp(v); }, [](auto v) { return std::exp(v); });
+}
+/// e^x - 1 of a packet or a scalar, as Eigen's `.expm1()` computes it.
+template <class P>
+P packet_expm1(const P& x) {
+  return packet_or_lanes<Eigen::internal::packet_traits<scalar_of<P>>::HasExpm1>(
+      x, [](const auto& v) { return Eigen::internal::pexpm1(v); }, [](auto v) { return std::expm1(v); });
+}
+/// log x of a packet or a scalar, as Eigen's `.log()` computes it.
+template <class P>
+P packet_log(const P& x) {
+  return packet_or_lanes<Eigen::internal::packet_traits<scalar_of<P>>::HasLog>(
+      x, [](const auto& v) { return Eigen::internal::plog(v); }, [](auto v) { return std::log(v); });
+}
+/// log(1 + x) of a packet or a scalar, as Eigen's `.log1p()` computes it.
+template <class P>
+P packet_log1p(const P& x) {
+  return packet_or_lanes<Eigen::internal::packet_traits<scalar_of<P>>::HasLog1p>(
+      x, [](const auto& v) { return Eigen::internal::plog1p(v); }, [](auto v) { return std::log1p(v); });
+}
+/// tanh x of a packet or a scalar, as Eigen's `.tanh()` computes it.
+template <class P>
+P packet_tanh(const P& x) {
+  return packet_or_lanes<Eigen::internal::packet_traits<scalar_of<P>>::HasTanh>(
+      x, [](const auto& v) { return Eigen::internal::ptanh(v); }, [](auto v) { return std::tanh(v); });
+}
 
 /// `exact_sqrt` as an Eigen functor, for `x.unaryExpr(ExactSqrt<S>{})` in expressions.
 template <class S>

@@ -10,41 +10,46 @@ namespace detail {
 
 struct ReluOp {
   static constexpr const char* name = "relu";
-  static auto forward(const auto& a, auto) { return a.max(decltype(a.coeff(0))(0)); }
-  static auto derivative(const auto& a, const auto&, auto) { return (a > 0).template cast<std::remove_cvref_t<decltype(a.coeff(0))>>(); }
+  template <class P> static P forward(const P& a, const P&) { return pmax(a, pset1<P>(0)); }
+  template <class P> static P derivative(const P& a, const P&, const P&) { return positive_indicator(a); }
 };
 // leaky_relu(a) = a for a > 0, slope * a otherwise.
 struct LeakyReluOp {
   static constexpr const char* name = "leaky_relu";
-  static auto forward(const auto& a, auto slope) { return (a > 0).select(a, slope * a); }
-  static auto derivative(const auto& a, const auto&, auto slope) {
-    return (a > 0).select(a.Constant(a.rows(), a.cols(), decltype(slope)(1)), a.Constant(a.rows(), a.cols(), slope));
+  template <class P> static P forward(const P& a, const P& slope) {
+    return pselect(pcmp_lt(pset1<P>(0), a), a, pmul(slope, a));
+  }
+  template <class P> static P derivative(const P& a, const P&, const P& slope) {
+    return pselect(pcmp_lt(pset1<P>(0), a), pset1<P>(1), slope);
   }
 };
 // elu(a) = a for a > 0, alpha (e^a - 1) otherwise; its derivative there is out + alpha.
 struct EluOp {
   static constexpr const char* name = "elu";
-  static auto forward(const auto& a, auto alpha) { return (a > 0).select(a, alpha * (a.exp() - 1)); }
-  static auto derivative(const auto& a, const auto& out, auto alpha) {
-    return (a > 0).select(a.Constant(a.rows(), a.cols(), decltype(alpha)(1)), out + alpha);
+  template <class P> static P forward(const P& a, const P& alpha) {
+    return pselect(pcmp_lt(pset1<P>(0), a), a, pmul(alpha, psub(packet_exp(a), pset1<P>(1))));
+  }
+  template <class P> static P derivative(const P& a, const P& out, const P& alpha) {
+    return pselect(pcmp_lt(pset1<P>(0), a), pset1<P>(1), padd(out, alpha));
   }
 };
-// sigmoid(a) = 1 / (1 + e^-a); for a -> -inf, e^-a -> inf and the quotient -> 0 without NaN.
 struct SigmoidOp {
   static constexpr const char* name = "sigmoid";
-  static auto forward(const auto& a, auto) { return (1 + (-a).exp()).inverse(); }
-  static auto derivative(const auto&, const auto& out, auto) { return out * (1 - out); }
+  template <class P> static P forward(const P& a, const P&) { return logistic(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return pmul(out, psub(pset1<P>(1), out)); }
 };
 struct TanhOp {
   static constexpr const char* name = "tanh";
-  static auto forward(const auto& a, auto) { return a.tanh(); }
-  static auto derivative(const auto&, const auto& out, auto) { return 1 - out.square(); }
+  template <class P> static P forward(const P& a, const P&) { return packet_tanh(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return psub(pset1<P>(1), pmul(out, out)); }
 };
 // softplus(a) = log(1 + e^a) = max(a, 0) + log1p(e^-|a|), finite for every a; derivative sigmoid(a).
 struct SoftplusOp {
   static constexpr const char* name = "softplus";
-  static auto forward(const auto& a, auto) { return a.max(decltype(a.coeff(0))(0)) + (-a.abs()).exp().log1p(); }
-  static auto derivative(const auto& a, const auto&, auto) { return (1 + (-a).exp()).inverse(); }
+  template <class P> static P forward(const P& a, const P&) {
+    return padd(pmax(a, pset1<P>(0)), packet_log1p(packet_exp(pnegate(pabs(a)))));
+  }
+  template <class P> static P derivative(const P& a, const P&, const P&) { return logistic(a); }
 };
 
 }  // namespace detail

@@ -7,73 +7,97 @@
 #include <type_traits>
 
 #include "latent/autodiff/ops/checks.hpp"
+#include "latent/core/map_entries.hpp"
 
 namespace latent::inline v0 {
 namespace detail {
 
+// The packet functions the ops below are written in; each takes a packet or a scalar.
+using Eigen::internal::pabs, Eigen::internal::padd, Eigen::internal::pand, Eigen::internal::pcmp_lt,
+    Eigen::internal::pdiv, Eigen::internal::pmax, Eigen::internal::pmin, Eigen::internal::pmul,
+    Eigen::internal::pnegate, Eigen::internal::pselect, Eigen::internal::pset1, Eigen::internal::psub;
+
 /// Records `Op` applied entry by entry: `Op::forward(a, arg)` gives the value and
-/// `Op::derivative(a, out, arg)` gives d out / d a entry by entry (both on Eigen arrays), so the
-/// backward pass is `da += G .* derivative`. `arg` carries a parameter such as a slope.
+/// `Op::derivative(a, out, arg)` gives d out / d a, both on packets (or scalars) of the same type
+/// with `arg` broadcast, so the backward pass is `da += G .* derivative`. `arg` carries a
+/// parameter such as a slope.
 template <class Op, class S>
 void unary_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.accumulate(a, (t.adjoint_of(id).array() * Op::derivative(a.value().array(), out.value().array(), t.arg(out)))
-                      .matrix());
+  const S arg = t.arg(out);
+  t.accumulate_entries(
+      a, [arg]<class P>(const P& g, const P& x, const P& y) { return pmul(g, Op::derivative(x, y, pset1<P>(arg))); },
+      t.adjoint_of(id), a.value(), out.value());
 }
 
 template <class Op, class S>
 Var<S> unary(Var<S> a, S arg = S(0)) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(Op::name, unary_backward<Op, S>, a.rows(), a.cols(), {a}, arg);
-  parallel_assign(t.value_of(out), Op::forward(a.value().array(), arg).matrix());
+  map_entries(t.value_of(out).data(), a.rows() * a.cols(), false,
+              [arg]<class P>(const P& x) { return Op::forward(x, pset1<P>(arg)); }, a.value().data());
   t.finish(out);
   return out;
 }
 
+/// 1 where a > 0, else 0.
+template <class P>
+P positive_indicator(const P& a) {
+  return pand(pcmp_lt(pset1<P>(0), a), pset1<P>(1));
+}
+
+/// 1 / (1 + e^-a); for a -> -inf, e^-a -> inf and the quotient -> 0 without NaN.
+template <class P>
+P logistic(const P& a) {
+  return pdiv(pset1<P>(1), padd(pset1<P>(1), packet_exp(pnegate(a))));
+}
+
 struct ExpOp {
   static constexpr const char* name = "exp";
-  static auto forward(const auto& a, auto) { return a.exp(); }
-  static auto derivative(const auto&, const auto& out, auto) { return out; }
+  template <class P> static P forward(const P& a, const P&) { return packet_exp(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return out; }
 };
 struct LogOp {
   static constexpr const char* name = "log";
-  static auto forward(const auto& a, auto) { return a.log(); }
-  static auto derivative(const auto& a, const auto&, auto) { return a.inverse(); }
+  template <class P> static P forward(const P& a, const P&) { return packet_log(a); }
+  template <class P> static P derivative(const P& a, const P&, const P&) { return pdiv(pset1<P>(1), a); }
 };
 struct SquareOp {
   static constexpr const char* name = "square";
-  static auto forward(const auto& a, auto) { return a.square(); }
-  static auto derivative(const auto& a, const auto&, auto) { return 2 * a; }
+  template <class P> static P forward(const P& a, const P&) { return pmul(a, a); }
+  template <class P> static P derivative(const P& a, const P&, const P&) { return pmul(pset1<P>(2), a); }
 };
 struct SqrtOp {
   static constexpr const char* name = "sqrt";
-  static auto forward(const auto& a, auto) { return a.sqrt(); }
-  static auto derivative(const auto&, const auto& out, auto) { return 0.5 * out.inverse(); }
+  template <class P> static P forward(const P& a, const P&) { return exact_sqrt(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return pdiv(pset1<P>(0.5), out); }
 };
+// d|a|/da = sign(a), 0 at 0.
 struct AbsOp {
   static constexpr const char* name = "abs";
-  static auto forward(const auto& a, auto) { return a.abs(); }
-  static auto derivative(const auto& a, const auto&, auto) { return a.sign(); }
+  template <class P> static P forward(const P& a, const P&) { return pabs(a); }
+  template <class P> static P derivative(const P& a, const P&, const P&) {
+    return psub(positive_indicator(a), positive_indicator(pnegate(a)));
+  }
 };
 struct ScaleOp {
   static constexpr const char* name = "scale";
-  static auto forward(const auto& a, auto s) { return a * s; }
-  static auto derivative(const auto& a, const auto&, auto s) { return a.Constant(a.rows(), a.cols(), s); }
+  template <class P> static P forward(const P& a, const P& s) { return pmul(a, s); }
+  template <class P> static P derivative(const P&, const P&, const P& s) { return s; }
 };
 struct ShiftOp {
   static constexpr const char* name = "shift";
-  static auto forward(const auto& a, auto s) { return a + s; }
-  static auto derivative(const auto& a, const auto&, auto s) { return a.Constant(a.rows(), a.cols(), decltype(s)(1)); }
+  template <class P> static P forward(const P& a, const P& s) { return padd(a, s); }
+  template <class P> static P derivative(const P&, const P&, const P&) { return pset1<P>(1); }
 };
 
 // clamp_probability(a, eps) = min(max(a, eps), 1 - eps): gradient 1 strictly inside, 0 where
 // clamped (as torch.clamp).
 struct ClampProbabilityOp {
   static constexpr const char* name = "clamp_probability";
-  static auto forward(const auto& a, auto eps) { return a.max(eps).min(1 - eps); }
-  static auto derivative(const auto& a, const auto&, auto eps) {
-    using T = decltype(eps);
-    return ((a > eps) && (a < 1 - eps)).template cast<T>();
+  template <class P> static P forward(const P& a, const P& eps) { return pmin(pmax(a, eps), psub(pset1<P>(1), eps)); }
+  template <class P> static P derivative(const P& a, const P&, const P& eps) {
+    return pand(pand(pcmp_lt(eps, a), pcmp_lt(a, psub(pset1<P>(1), eps))), pset1<P>(1));
   }
 };
 
@@ -90,30 +114,31 @@ template <class S>
 void sub_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id);
   t.accumulate(t.input(out, 0), t.adjoint_of(id));
-  t.accumulate(t.input(out, 1), -t.adjoint_of(id));
+  t.accumulate_entries(t.input(out, 1), []<class P>(const P& g) { return pnegate(g); }, t.adjoint_of(id));
 }
 template <class S>
 void mul_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate(a, g.cwiseProduct(b.value()));
-  t.accumulate(b, g.cwiseProduct(a.value()));
+  const auto product = []<class P>(const P& g, const P& x) { return pmul(g, x); };
+  t.accumulate_entries(a, product, t.adjoint_of(id), b.value());
+  t.accumulate_entries(b, product, t.adjoint_of(id), a.value());
 }
 template <class S>
 void div_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate(a, g.cwiseQuotient(b.value()));
-  t.accumulate(b, -(g.cwiseProduct(out.value()).cwiseQuotient(b.value())));
+  t.accumulate_entries(a, []<class P>(const P& g, const P& y) { return pdiv(g, y); }, t.adjoint_of(id), b.value());
+  t.accumulate_entries(
+      b, []<class P>(const P& g, const P& q, const P& y) { return pnegate(pdiv(pmul(g, q), y)); }, t.adjoint_of(id),
+      out.value(), b.value());
 }
 
 template <class S, class F>
-Var<S> binary(const char* name, void (*backward)(Tape<S>&, std::int32_t), Var<S> a, Var<S> b, F&& forward) {
+Var<S> binary(const char* name, void (*backward)(Tape<S>&, std::int32_t), Var<S> a, Var<S> b, const F& forward) {
   require_same_tape(name, a, b);
   require_same_shape(name, a, b);
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(name, backward, a.rows(), a.cols(), {a, b});
-  parallel_assign(t.value_of(out), forward(a.value().array(), b.value().array()).matrix());
+  map_entries(t.value_of(out).data(), a.rows() * a.cols(), false, forward, a.value().data(), b.value().data());
   t.finish(out);
   return out;
 }
@@ -123,22 +148,22 @@ Var<S> binary(const char* name, void (*backward)(Tape<S>&, std::int32_t), Var<S>
 /// Entrywise `a + b` (same shapes).
 template <class S>
 Var<S> add(Var<S> a, Var<S> b) {
-  return detail::binary("add", detail::add_backward<S>, a, b, [](const auto& x, const auto& y) { return x + y; });
+  return detail::binary("add", detail::add_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::padd(x, y); });
 }
 /// Entrywise `a - b` (same shapes).
 template <class S>
 Var<S> sub(Var<S> a, Var<S> b) {
-  return detail::binary("sub", detail::sub_backward<S>, a, b, [](const auto& x, const auto& y) { return x - y; });
+  return detail::binary("sub", detail::sub_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::psub(x, y); });
 }
 /// Entrywise (Hadamard) product `a .* b` (same shapes). Matrix products are `matmul`.
 template <class S>
 Var<S> mul(Var<S> a, Var<S> b) {
-  return detail::binary("mul", detail::mul_backward<S>, a, b, [](const auto& x, const auto& y) { return x * y; });
+  return detail::binary("mul", detail::mul_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::pmul(x, y); });
 }
 /// Entrywise quotient `a ./ b` (same shapes).
 template <class S>
 Var<S> div(Var<S> a, Var<S> b) {
-  return detail::binary("div", detail::div_backward<S>, a, b, [](const auto& x, const auto& y) { return x / y; });
+  return detail::binary("div", detail::div_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::pdiv(x, y); });
 }
 
 /// `s * a`.

@@ -4,7 +4,7 @@
 /// Every loss term here is per example (a 1 x batch row, summed over features); `mean` of it is
 /// the loss in nats per example.
 
-#include "latent/autodiff/ops/checks.hpp"
+#include "latent/autodiff/ops/elementwise.hpp"
 
 namespace latent::inline v0 {
 namespace detail {
@@ -13,28 +13,32 @@ namespace detail {
 template <class S>
 void bce_with_logits_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), z = t.input(out, 0), x = t.input(out, 1);
-  const auto g = t.adjoint_of(id);
-  const auto zv = z.value(), xv = x.value();
-  t.accumulate_columns(z, [&](Index j) { return (((1 + (-zv.col(j).array()).exp()).inverse() - xv.col(j).array()) * g(0, j)).matrix(); });
-  t.accumulate_columns(x, [&](Index j) { return zv.col(j) * -g(0, j); });
+  const S* g = t.adjoint_of(id).data();
+  t.accumulate_column_entries(
+      z, [g]<class P>(Index j, const P& zj, const P& xj) { return pmul(psub(logistic(zj), xj), pset1<P>(g[j])); },
+      z.value(), x.value());
+  t.accumulate_column_entries(x, [g]<class P>(Index j, const P& zj) { return pmul(zj, pset1<P>(-g[j])); }, z.value());
 }
 // l_j = sum_i (a - b)^2:  da += 2 g_j (a - b),  db -= 2 g_j (a - b).
 template <class S>
 void squared_error_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const auto g = t.adjoint_of(id);
-  const auto av = a.value(), bv = b.value();
-  t.accumulate_columns(a, [&](Index j) { return (av.col(j) - bv.col(j)) * (2 * g(0, j)); });
-  t.accumulate_columns(b, [&](Index j) { return (av.col(j) - bv.col(j)) * (-2 * g(0, j)); });
+  const S* g = t.adjoint_of(id).data();
+  const auto scaled_difference = [g](S factor) {
+    return [g, factor]<class P>(Index j, const P& x, const P& y) { return pmul(psub(x, y), pset1<P>(factor * g[j])); };
+  };
+  t.accumulate_column_entries(a, scaled_difference(2), a.value(), b.value());
+  t.accumulate_column_entries(b, scaled_difference(-2), a.value(), b.value());
 }
 // KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
 template <class S>
 void gaussian_kl_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), mu = t.input(out, 0), lv = t.input(out, 1);
-  const auto g = t.adjoint_of(id);
-  const auto mv = mu.value(), lvv = lv.value();
-  t.accumulate_columns(mu, [&](Index j) { return mv.col(j) * g(0, j); });
-  t.accumulate_columns(lv, [&](Index j) { return ((lvv.col(j).array().exp() - 1) * (S(0.5) * g(0, j))).matrix(); });
+  const S* g = t.adjoint_of(id).data();
+  t.accumulate_column_entries(mu, [g]<class P>(Index j, const P& m) { return pmul(m, pset1<P>(g[j])); }, mu.value());
+  t.accumulate_column_entries(
+      lv, [g]<class P>(Index j, const P& l) { return pmul(psub(packet_exp(l), pset1<P>(1)), pset1<P>(S(0.5) * g[j])); },
+      lv.value());
 }
 // Fills the 1 x cols row `out` with `per_column(j)`, a column's sum, split over threads when the
 // `rows x cols` input is large: per column, Eigen vectorizes the sum and its exp/log1p.
@@ -50,8 +54,11 @@ void reparameterize_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> z = t.at(id), mu = t.input(z, 0), lv = t.input(z, 1), eps = t.input(z, 2);
   const auto g = t.adjoint_of(id);
   t.accumulate(mu, g);
-  t.accumulate(lv, (g.array() * (z.value().array() - mu.value().array()) * S(0.5)).matrix());
-  if (t.needs_grad(eps)) t.accumulate(eps, (g.array() * (lv.value().array() * S(0.5)).exp()).matrix());
+  t.accumulate_entries(
+      lv, []<class P>(const P& gi, const P& zi, const P& m) { return pmul(pmul(gi, psub(zi, m)), pset1<P>(0.5)); }, g,
+      z.value(), mu.value());
+  t.accumulate_entries(
+      eps, []<class P>(const P& gi, const P& l) { return pmul(gi, packet_exp(pmul(l, pset1<P>(0.5)))); }, g, lv.value());
 }
 
 }  // namespace detail
@@ -116,7 +123,13 @@ Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
   detail::require_shapes(mu.rows() == eps.rows() && mu.cols() == eps.cols(), "reparameterize", "mu", mu, "eps", eps);
   Tape<S>& t = mu.tape();
   const Var<S> z = t.record("reparameterize", detail::reparameterize_backward<S>, mu.rows(), mu.cols(), {mu, logvar, eps});
-  detail::parallel_assign(t.value_of(z), (mu.value().array() + (logvar.value().array() * S(0.5)).exp() * eps.value().array()).matrix());
+  detail::map_entries(
+      t.value_of(z).data(), z.rows() * z.cols(), false,
+      []<class P>(const P& m, const P& l, const P& e) {
+        using namespace detail;
+        return padd(m, pmul(packet_exp(pmul(l, pset1<P>(0.5))), e));
+      },
+      mu.value().data(), logvar.value().data(), eps.value().data());
   t.finish(z);
   return z;
 }
