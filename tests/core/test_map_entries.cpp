@@ -6,7 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <latent/core/rng.hpp>
@@ -84,7 +87,45 @@ void check_packet_math() {
                   Array<S>(positive.log1p())));
 }
 
+// Column sums, row sums and a broadcast column on a rows x cols matrix, against plain loops in
+// double. Row counts below, at and above a packet leave a tail in every column.
+template <class S>
+void check_column_kernels(Index rows, Index cols) {
+  INFO(rows << " x " << cols);
+  const Array<S> x = normal<S>(rows * cols, 5), y = normal<S>(rows * cols, 6), bias = normal<S>(rows, 7);
+  Array<S> sums(cols), row_total(rows), shifted(rows * cols);
+  detail::column_sums(sums.data(), rows, cols, []<class P>(const P& a, const P& b) { return Eigen::internal::pmul(a, b); },
+                      x.data(), y.data());
+  detail::row_sums(row_total.data(), x.data(), rows, cols, 0, rows, false);
+  detail::map_column_entries(shifted.data(), rows, cols, false,
+                             []<class P>(Index, const P& a, const P& c) { return Eigen::internal::padd(a, c); }, x.data(),
+                             detail::BroadcastColumn<S>{bias.data()});
+  const S tolerance = 8 * std::numeric_limits<S>::epsilon() * S(std::max(rows, cols));
+  for (Index j = 0; j < cols; ++j) {
+    double want = 0;
+    for (Index i = 0; i < rows; ++i) {
+      want += double(x[j * rows + i]) * double(y[j * rows + i]);
+      CHECK(shifted[j * rows + i] == x[j * rows + i] + bias[i]);
+    }
+    CHECK(std::abs(double(sums[j]) - want) <= double(tolerance) * (1 + std::abs(want)));
+  }
+  for (Index i = 0; i < rows; ++i) {
+    double want = 0;
+    for (Index j = 0; j < cols; ++j) want += double(x[j * rows + i]);
+    CHECK(std::abs(double(row_total[i]) - want) <= double(tolerance) * (1 + std::abs(want)));
+  }
+}
+
 }  // namespace
+
+TEST_CASE("column_sums, row_sums and broadcast columns match plain loops, tails included", "[core]") {
+  constexpr Index width = Eigen::internal::packet_traits<float>::size;
+  for (Index rows : {Index(1), width - 1, width, 3 * width + 5})
+    for (Index cols : {Index(1), Index(7)}) {
+      check_column_kernels<float>(rows, cols);
+      check_column_kernels<double>(rows, cols);
+    }
+}
 
 TEST_CASE("map_entries writes every entry once, assigned or added, the same bits on 1 and 2 threads", "[core]") {
   check_map_entries<float>();

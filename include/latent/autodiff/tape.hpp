@@ -254,22 +254,22 @@ class Tape {
   }
 
   /// Like `accumulate_entries`, with `f` also given the column: `f.template operator()<P>(j, x...)`,
-  /// for a factor per example.
+  /// for a factor per example. An x may also be a column, read for every column of `v`
+  /// (`detail::BroadcastColumn`).
   template <class F, class... X>
   void accumulate_column_entries(Var<S> v, const F& f, const X&... x) {
     Node& n = node(v);
     if (!n.needs_grad) return;
-    detail::map_column_entries(adjoint_storage(n), n.rows, n.cols, ready(n), f, x.data()...);
+    detail::map_column_entries(adjoint_storage(n), n.rows, n.cols, ready(n), f, column_input(x)...);
     ready(n) = true;
   }
 
   /// Adds the row sums of `g` (a matrix with as many rows as the column `v`) into the adjoint of
   /// `v`: G 1, the gradient of a bias broadcast over the batch. Threads split the rows, so the
   /// sums run in parallel though the result is one column.
-  template <class Expr>
-  void accumulate_row_sums(Var<S> v, const Expr& g) {
+  void accumulate_row_sums(Var<S> v, const ConstView<S>& g) {
     write_adjoint(v, g.cols(), [&](View<S>& a, Index r, Index k, bool add) {
-      detail::assign_or_add(a.middleRows(r, k), g.middleRows(r, k).rowwise().sum(), add);
+      detail::row_sums(a.data(), g.data(), g.rows(), g.cols(), r, k, add);
     });
   }
 
@@ -338,6 +338,9 @@ class Tape {
     n.needs_grad = needs_grad;
     return handle(n);
   }
+
+  static const S* column_input(const ConstView<S>& x) noexcept { return x.data(); }
+  static detail::BroadcastColumn<S> column_input(detail::BroadcastColumn<S> x) noexcept { return x; }
 
   // If `v` needs a gradient, calls write(adjoint, first, count, add) on blocks that split the
   // adjoint over threads: blocks of columns, or of rows when `row_work` (the entries each row

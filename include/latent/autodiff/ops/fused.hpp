@@ -40,14 +40,6 @@ void gaussian_kl_backward(Tape<S>& t, std::int32_t id) {
       lv, [g]<class P>(Index j, const P& l) { return pmul(psub(packet_exp(l), pset1<P>(1)), pset1<P>(S(0.5) * g[j])); },
       lv.value());
 }
-// Fills the 1 x cols row `out` with `per_column(j)`, a column's sum, split over threads when the
-// `rows x cols` input is large: per column, Eigen vectorizes the sum and its exp/log1p.
-template <class S, class F>
-void column_sums(View<S> out, Index rows, F&& per_column) {
-  for_each_column_block(rows, out.cols(), [&](Index c, Index k) {
-    for (Index j = c; j < c + k; ++j) out(0, j) = per_column(j);
-  });
-}
 // z = mu + exp(lv / 2) eps:  dmu += G,  dlv += G (z - mu) / 2,  deps += G exp(lv / 2).
 template <class S>
 void reparameterize_backward(Tape<S>& t, std::int32_t id) {
@@ -73,11 +65,13 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
                          "logits", logits, "targets", targets);
   Tape<S>& t = logits.tape();
   const Var<S> out = t.record("bce_with_logits", detail::bce_with_logits_backward<S>, 1, logits.cols(), {logits, targets});
-  const auto z = logits.value(), x = targets.value();
-  detail::column_sums(t.value_of(out), z.rows(), [&](Index j) {
-    const auto zj = z.col(j).array();
-    return (zj.max(S(0)) - zj * x.col(j).array() + (-zj.abs()).exp().log1p()).sum();
-  });
+  detail::column_sums(
+      t.value_of(out).data(), logits.rows(), logits.cols(),
+      []<class P>(const P& z, const P& x) {
+        using namespace detail;
+        return padd(psub(pmax(z, pset1<P>(0)), pmul(z, x)), packet_log1p(packet_exp(pnegate(pabs(z)))));
+      },
+      logits.value().data(), targets.value().data());
   t.finish(out);
   return out;
 }
@@ -90,7 +84,13 @@ Var<S> squared_error(Var<S> a, Var<S> b) {
   detail::require_same_shape("squared_error", a, b);
   Tape<S>& t = a.tape();
   const Var<S> out = t.record("squared_error", detail::squared_error_backward<S>, 1, a.cols(), {a, b});
-  t.value_of(out) = (a.value() - b.value()).colwise().squaredNorm();
+  detail::column_sums(
+      t.value_of(out).data(), a.rows(), a.cols(),
+      []<class P>(const P& x, const P& y) {
+        const P d = detail::psub(x, y);
+        return detail::pmul(d, d);
+      },
+      a.value().data(), b.value().data());
   t.finish(out);
   return out;
 }
@@ -104,9 +104,13 @@ Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
                          "logvar", logvar);
   Tape<S>& t = mu.tape();
   const Var<S> out = t.record("gaussian_kl", detail::gaussian_kl_backward<S>, 1, mu.cols(), {mu, logvar});
-  const auto m = mu.value().array();
-  const auto lv = logvar.value().array();
-  t.value_of(out) = (S(0.5) * (m.square() + lv.exp() - 1 - lv)).matrix().colwise().sum();
+  detail::column_sums(
+      t.value_of(out).data(), mu.rows(), mu.cols(),
+      []<class P>(const P& m, const P& lv) {
+        using namespace detail;
+        return pmul(pset1<P>(0.5), psub(psub(padd(pmul(m, m), packet_exp(lv)), pset1<P>(1)), lv));
+      },
+      mu.value().data(), logvar.value().data());
   t.finish(out);
   return out;
 }

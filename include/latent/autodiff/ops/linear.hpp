@@ -2,7 +2,7 @@
 /// @file
 /// Matrix products and the fused affine map `linear(W, x, b) = W x + b` (one GEMM per layer).
 
-#include "latent/autodiff/ops/checks.hpp"
+#include "latent/autodiff/ops/elementwise.hpp"
 
 namespace latent::inline v0 {
 namespace detail {
@@ -108,7 +108,8 @@ Var<S> linear(Var<S> w, Var<S> x, Var<S> b) {
   Tape<S>& t = w.tape();
   const Var<S> y = t.record("linear", detail::linear_backward<S>, w.rows(), x.cols(), {w, x, b});
   auto v = t.value_of(y);
-  detail::for_each_column_block(v.rows(), v.cols(), [&](Index c, Index k) { v.middleCols(c, k).colwise() = b.value().col(0); });
+  detail::map_column_entries(v.data(), v.rows(), v.cols(), false, detail::column_value,
+                             detail::BroadcastColumn<S>{b.value().data()});
   detail::gemm(detail::gemm_operand(w.value()), detail::gemm_operand(x.value()), v.data(), true);
   t.finish(y);
   return y;
@@ -121,7 +122,10 @@ Var<S> add_bias(Var<S> a, Var<S> b) {
   detail::require_bias("add_bias", "a", a, b);
   Tape<S>& t = a.tape();
   const Var<S> y = t.record("add_bias", detail::add_bias_backward<S>, a.rows(), a.cols(), {a, b});
-  t.value_of(y) = a.value().colwise() + b.value().col(0);
+  detail::map_column_entries(
+      t.value_of(y).data(), a.rows(), a.cols(), false,
+      []<class P>(Index, const P& x, const P& c) { return detail::padd(x, c); }, a.value().data(),
+      detail::BroadcastColumn<S>{b.value().data()});
   t.finish(y);
   return y;
 }

@@ -2,7 +2,7 @@
 /// @file
 /// Reductions: sums, means and the log-sum-exp over the rows of each column.
 
-#include "latent/autodiff/ops/checks.hpp"
+#include "latent/autodiff/ops/elementwise.hpp"
 
 namespace latent::inline v0 {
 namespace detail {
@@ -11,19 +11,21 @@ namespace detail {
 template <class S>
 void sum_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.accumulate(a, Matrix<S>::Constant(a.rows(), a.cols(), t.adjoint_of(id)(0, 0) * t.arg(out)));
+  const S g = t.adjoint_of(id)(0, 0) * t.arg(out);
+  t.accumulate_entries(a, [g]<class P>() { return pset1<P>(g); });
 }
 // s_j = sum_i a_ij (1 x cols):  da_ij += g_j.
 template <class S>
 void colwise_sum_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.accumulate(a, t.adjoint_of(id).replicate(a.rows(), 1));
+  const S* g = t.adjoint_of(id).data();
+  t.accumulate_column_entries(a, [g]<class P>(Index j) { return pset1<P>(g[j]); });
 }
 // s_i = sum_j a_ij (rows x 1):  da_ij += g_i.
 template <class S>
 void rowwise_sum_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.accumulate(a, t.adjoint_of(id).replicate(1, a.cols()));
+  t.accumulate_column_entries(a, []<class P>(Index, const P& g) { return g; }, BroadcastColumn<S>{t.adjoint_of(id).data()});
 }
 // out = c 1^T:  dc += G 1.
 template <class S>
@@ -34,16 +36,19 @@ void broadcast_cols_backward(Tape<S>& t, std::int32_t id) {
 template <class S>
 void colwise_logsumexp_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
-  const auto l = out.value().row(0).array();
-  const auto g = t.adjoint_of(id).row(0).array();
-  t.accumulate(a, ((a.value().array().rowwise() - l).exp().rowwise() * g).matrix());
+  const S *l = out.value().data(), *g = t.adjoint_of(id).data();
+  t.accumulate_column_entries(
+      a, [l, g]<class P>(Index j, const P& x) { return pmul(packet_exp(psub(x, pset1<P>(l[j]))), pset1<P>(g[j])); },
+      a.value());
 }
 
 template <class S>
 Var<S> reduce_all(const char* name, Var<S> a, S factor) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(name, sum_backward<S>, 1, 1, {a}, factor);
-  t.value_of(out)(0, 0) = a.value().sum() * factor;
+  S total;
+  column_sums(&total, a.rows() * a.cols(), 1, unchanged, a.value().data());
+  t.value_of(out)(0, 0) = total * factor;
   t.finish(out);
   return out;
 }
@@ -68,7 +73,7 @@ template <class S>
 Var<S> colwise_sum(Var<S> a) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record("colwise_sum", detail::colwise_sum_backward<S>, 1, a.cols(), {a});
-  t.value_of(out) = a.value().colwise().sum();
+  detail::column_sums(t.value_of(out).data(), a.rows(), a.cols(), detail::unchanged, a.value().data());
   t.finish(out);
   return out;
 }
@@ -78,7 +83,7 @@ template <class S>
 Var<S> rowwise_sum(Var<S> a) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record("rowwise_sum", detail::rowwise_sum_backward<S>, a.rows(), 1, {a});
-  t.value_of(out) = a.value().rowwise().sum();
+  detail::row_sums(t.value_of(out).data(), a.value().data(), a.rows(), a.cols(), 0, a.rows(), false);
   t.finish(out);
   return out;
 }
@@ -89,7 +94,8 @@ Var<S> broadcast_cols(Var<S> column, Index cols) {
   if (column.cols() != 1) throw ShapeError("broadcast_cols", "expects a column but got " + detail::shape_of(column));
   Tape<S>& t = column.tape();
   const Var<S> out = t.record("broadcast_cols", detail::broadcast_cols_backward<S>, column.rows(), cols, {column});
-  t.value_of(out) = column.value().replicate(1, cols);
+  detail::map_column_entries(t.value_of(out).data(), column.rows(), cols, false, detail::column_value,
+                             detail::BroadcastColumn<S>{column.value().data()});
   return out;
 }
 
