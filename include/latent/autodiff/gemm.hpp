@@ -16,6 +16,7 @@
 #include <Eigen/Core>
 
 #include "latent/autodiff/blas.hpp"
+#include "latent/core/map_entries.hpp"
 #include "latent/core/packet.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
@@ -158,7 +159,7 @@ void gemv_rows(const S* a, Index lda, Index cols, const S* x, S* y, bool accumul
     const P xj = pset1<P>(x[j]);
     for (int r = 0; r < R; ++r) sums[r] = pmadd(ploadu<P>(a + j * lda + r * width), xj, sums[r]);
   }
-  for (int r = 0; r < R; ++r) pstoreu(y + r * width, accumulate ? padd(ploadu<P>(y + r * width), sums[r]) : sums[r]);
+  for (int r = 0; r < R; ++r) write_entry(y, r * width, accumulate, sums[r]);
 }
 
 /// The SIMD packet half as wide as P (P itself if there is none).
@@ -211,7 +212,7 @@ void dot_columns(const S* a, Index lda, Index rows, const S* x, S* y, bool accum
   for (int c = 0; c < N; ++c) {
     S dot = predux(sums[c]);
     for (Index r = i; r < rows; ++r) dot += a[c * lda + r] * x[r];
-    y[c] = accumulate ? y[c] + dot : dot;
+    write_entry(y, c, accumulate, dot);
   }
 }
 template <class S>
@@ -250,17 +251,9 @@ void gemv(const GemmOperand<S>& a, const S* x, S* y, bool accumulate) {
 // C (+)= u v^T for C column-major m x n, u of m entries and v of n; threads split the columns.
 template <class S>
 void outer_product(const S* u, const S* v, S* c, Index m, Index n, bool accumulate) {
-  using namespace Eigen::internal;
-  for_each_column_block(m, n, [&](Index first, Index count) {
-    for (Index j = first; j < first + count; ++j) {
-      S* out = c + j * m;
-      const S vj = v[j];  // a local: a store to out could alias v[j], which would be reloaded per packet
-      for_each_packet<S>(m, [&]<class P>(Index i) {
-        const P p = pmul(ploadu<P>(u + i), pset1<P>(vj));
-        pstoreu(out + i, accumulate ? padd(ploadu<P>(out + i), p) : p);
-      });
-    }
-  });
+  map_column_entries(
+      c, m, n, accumulate, [v]<class P>(Index j, const P& ui) { return Eigen::internal::pmul(ui, Eigen::internal::pset1<P>(v[j])); },
+      BroadcastColumn<S>{u});
 }
 
 /// C = op(A) op(B), or C += op(A) op(B) when `accumulate`. C is a contiguous column-major m x n

@@ -25,7 +25,7 @@ void colwise_sum_backward(Tape<S>& t, std::int32_t id) {
 template <class S>
 void rowwise_sum_backward(Tape<S>& t, std::int32_t id) {
   const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.accumulate_column_entries(a, []<class P>(Index, const P& g) { return g; }, BroadcastColumn<S>{t.adjoint_of(id).data()});
+  t.accumulate_column_entries(a, column_value, BroadcastColumn<S>{t.adjoint_of(id).data()});
 }
 // out = c 1^T:  dc += G 1.
 template <class S>
