@@ -1,24 +1,17 @@
 // VAE and autoencoder training steps (forward, backward, Adam) of the reference model
-// 784-400-20 at batch 1, 32, 128, 256 in float and double, and batch-1 encoding latency.
-// GFLOP/s counts the GEMM flops of the step.
+// 784-400-20 at batch 1, 32, 128, 256 in float and double, the same step's products alone in
+// Eigen's GEMM (its floor), and batch-1 encoding latency. GFLOP/s counts the GEMM flops of the step.
 
 #include <benchmark/benchmark.h>
 
 #include <latent/latent.hpp>
 
+#include "vae_gemms.hpp"
+
 namespace {
 
 using latent::Index;
-
-// GEMM flops of one VAE step: encoder 784->400->40 (mu and logvar heads in one GEMM), decoder
-// 20->400->784; forward 2 m k per column and layer, backward twice that, minus the input's
-// gradient of the first layer, which is never formed.
-double vae_step_flops(Index batch) {
-  const double layers[][2] = {{784, 400}, {400, 40}, {20, 400}, {400, 784}};
-  double per_column = 0;
-  for (const auto& l : layers) per_column += 2 * l[0] * l[1];
-  return double(batch) * (3 * per_column - 2 * 784 * 400);
-}
+using latent_bench::vae_step_flops;
 
 template <class S>
 latent::Matrix<S> pixels(Index batch, latent::Rng& rng) {
@@ -68,6 +61,17 @@ void BM_AutoencoderStep(benchmark::State& state) {
   latent::set_num_threads(1);
 }
 
+// The same step's products alone, in Eigen's own GEMM: the floor BM_VaeStep is measured against.
+template <class S>
+void BM_VaeStepGemms(benchmark::State& state) {
+  const Index batch = state.range(0);
+  latent::set_num_threads(int(state.range(1)));
+  latent_bench::VaeGemms<S> gemms(batch);
+  for (auto _ : state) gemms.step(batch);
+  state.counters["GFLOP/s"] = benchmark::Counter(vae_step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  latent::set_num_threads(1);
+}
+
 void BM_VaeEncodeOne(benchmark::State& state) {
   latent::set_num_threads(int(state.range(0)));
   latent::Rng rng(1);
@@ -85,6 +89,8 @@ void batches_and_threads(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_VaeStep<float>)->Apply(batches_and_threads);
 BENCHMARK(BM_VaeStep<double>)->Apply(batches_and_threads);
+BENCHMARK(BM_VaeStepGemms<float>)->Apply(batches_and_threads);
+BENCHMARK(BM_VaeStepGemms<double>)->Apply(batches_and_threads);
 BENCHMARK(BM_AutoencoderStep<float>)->Apply(batches_and_threads);
 BENCHMARK(BM_AutoencoderStep<double>)->Apply(batches_and_threads);
 BENCHMARK(BM_VaeEncodeOne)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);

@@ -1,8 +1,11 @@
 // The reference VAE (784-400-20, ReLU, Bernoulli from logits, Adam 1e-3) trained side by side in
 // LibTorch and latent, in one process: a training step at batch 128 and at batch 1, a whole
 // Fashion-MNIST epoch at batch 128, and encoding one image. Each metric is the median of
-// --repeats runs, the two libraries taking turns; prints `metric=... latent=... libtorch=...
-// ratio=...` (ratio = latent / libtorch, lower is better) with min and max beside each median.
+// --repeats runs, the sides taking turns; prints `metric=... latent=... libtorch=... ratio=...`
+// (ratio = latent / libtorch, lower is better) with min and max beside each median. Measured in
+// the same turns, the baselines the other targets of issue 8 are ratios to: the epoch's matrix
+// products alone in Eigen's GEMM (`gemm_floor`, floor_share = floor / latent's epoch) and the
+// batch-128 step on 1 thread against N, for latent and for those products alone.
 //
 // LibTorch runs in its best configuration (issue 8): at::set_num_threads(threads),
 // OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset; OpenBLAS reads these when it loads, so the
@@ -12,6 +15,8 @@
 #include <torch/torch.h>
 
 #include <latent/latent.hpp>
+
+#include "vae_gemms.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -36,20 +41,20 @@ Stats stats(std::vector<double> t) {
   return {t[t.size() / 2], t.front(), t.back()};
 }
 
-// Times `a` and `b` alternately, `repeats` times each: on a shared machine whose speed drifts
-// for minutes at a time, both sides then sample the same minutes.
-std::pair<Stats, Stats> measure(int repeats, const std::function<void()>& a, const std::function<void()>& b) {
-  std::vector<double> ta, tb;
-  const auto time = [](const std::function<void()>& f) {
-    const auto t0 = Clock::now();
-    f();
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
+// Times each of `sides` in turn, `repeats` rounds: on a shared machine whose speed drifts for
+// minutes at a time, all sides then sample the same minutes.
+std::vector<Stats> measure(int repeats, const std::vector<std::function<void()>>& sides) {
+  std::vector<std::vector<double>> times(sides.size());
   for (int r = 0; r < repeats; ++r) {
-    ta.push_back(time(a));
-    tb.push_back(time(b));
+    for (std::size_t i = 0; i < sides.size(); ++i) {
+      const auto t0 = Clock::now();
+      sides[i]();
+      times[i].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
   }
-  return {stats(ta), stats(tb)};
+  std::vector<Stats> result;
+  for (auto& t : times) result.push_back(stats(std::move(t)));
+  return result;
 }
 
 // --- LibTorch -----------------------------------------------------------------------------
@@ -90,10 +95,22 @@ struct LatentVae {
   }
 };
 
-void report(const std::string& metric, const char* unit, double scale, Stats l, Stats t) {
-  std::cout << std::fixed << std::setprecision(3) << "metric=" << metric << " unit=" << unit << " latent=" << l.median * scale
-            << " libtorch=" << t.median * scale << " ratio=" << l.median / t.median << "  (latent min " << l.min * scale
-            << " max " << l.max * scale << "; libtorch min " << t.min * scale << " max " << t.max * scale << ")" << std::endl;
+struct Side {
+  const char* name;
+  Stats time;
+};
+
+// One line per metric: both medians, `ratio_name`=`ratio`, and the min and max beside them.
+void report(const std::string& metric, const char* unit, double scale, Side a, Side b, const char* ratio_name, double ratio) {
+  std::cout << std::fixed << std::setprecision(3) << "metric=" << metric << " unit=" << unit << " " << a.name << "="
+            << a.time.median * scale << " " << b.name << "=" << b.time.median * scale << " " << ratio_name << "=" << ratio
+            << "  (" << a.name << " min " << a.time.min * scale << " max " << a.time.max * scale << "; " << b.name << " min "
+            << b.time.min * scale << " max " << b.time.max * scale << ")" << std::endl;
+}
+
+// latent against LibTorch: ratio = latent / libtorch, lower is better.
+void report_vs_torch(const std::string& metric, const char* unit, double scale, Stats l, Stats t) {
+  report(metric, unit, scale, {"latent", l}, {"libtorch", t}, "ratio", l.median / t.median);
 }
 
 }  // namespace
@@ -118,12 +135,12 @@ int main(int argc, char** argv) {
     else if (flag == "--epochs") train_epochs = std::atoi(argv[i + 1]);
     else {
       std::cerr << "usage: compare_libtorch [--threads N] [--repeats R] [--epoch-repeats E]\n"
-                   "       compare_libtorch --only latent|libtorch --epochs N   (train one side only, for peak RSS)\n";
+                   "       compare_libtorch --only latent|libtorch|gemms --epochs N   (one side alone: peak RSS, seconds per epoch)\n";
       return 2;
     }
   }
-  if (!only.empty() && only != "latent" && only != "libtorch") {
-    std::cerr << "compare_libtorch: --only takes latent or libtorch, not '" << only << "'\n";
+  if (!only.empty() && only != "latent" && only != "libtorch" && only != "gemms") {
+    std::cerr << "compare_libtorch: --only takes latent, libtorch or gemms, not '" << only << "'\n";
     return 2;
   }
   at::set_num_threads(threads);
@@ -157,13 +174,21 @@ int main(int argc, char** argv) {
       torch_step(all_t.index_select(0, perm.narrow(0, s, std::min<long>(128, all_t.size(0) - s))));
   };
 
+  // The same epoch's matrix products alone, in Eigen's own GEMM: the floor of an epoch.
+  latent_bench::VaeGemms<float> gemms(128);
+  const auto gemm_epoch = [&] { gemms.epoch(all.cols(), 128); };
+
   // One side alone for N epochs, so `/usr/bin/time -v` reads that library's peak RSS (the data,
-  // 784 x 60000 floats = 188 MB, is loaded by both and counted in both).
+  // 784 x 60000 floats = 188 MB, is loaded by both and counted in both), or so the `vae`
+  // example's seconds= can be read against the floor's, run by run.
   if (!only.empty()) {
     for (int e = 0; e < train_epochs; ++e) {
+      const auto t0 = Clock::now();
       if (only == "latent") latent_epoch();
-      else torch_epoch();
-      std::cout << "only=" << only << " epoch=" << e + 1 << std::endl;
+      else if (only == "libtorch") torch_epoch();
+      else gemm_epoch();
+      std::cout << std::fixed << std::setprecision(3) << "only=" << only << " epoch=" << e + 1
+                << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
     }
     return 0;
   }
@@ -176,10 +201,31 @@ int main(int argc, char** argv) {
       lv.step(x);
       torch_step(xt);
     }
-    const auto [l, t] = measure(repeats, [&] { for (int s = 0; s < steps; ++s) lv.step(x); },
-                                [&] { for (int s = 0; s < steps; ++s) torch_step(xt); });
+    const auto s = measure(repeats, {[&] { for (int i = 0; i < steps; ++i) lv.step(x); },
+                                     [&] { for (int i = 0; i < steps; ++i) torch_step(xt); }});
     const double per_step = 1.0 / steps;
-    report("train_step_batch" + std::to_string(batch), batch == 1 ? "us" : "ms", (batch == 1 ? 1e6 : 1e3) * per_step, l, t);
+    report_vs_torch("train_step_batch" + std::to_string(batch), batch == 1 ? "us" : "ms", (batch == 1 ? 1e6 : 1e3) * per_step, s[0], s[1]);
+  }
+
+  // What the second thread buys at batch 128 (target: 1.7x), beside what it buys Eigen's GEMM
+  // alone on the same products in the same minutes: the machine's own limit.
+  if (threads > 1) {
+    const latent::Matrix<float> x = all.leftCols(128);
+    const auto on = [&](int n, auto&& f) {
+      return [n, &f] {
+        latent::set_num_threads(n);
+        for (int i = 0; i < steps; ++i) f();
+      };
+    };
+    const auto step = [&] { lv.step(x); };
+    const auto gemm_step = [&] { gemms.step(128); };
+    const auto s = measure(repeats, {on(1, step), on(threads, step), on(1, gemm_step), on(threads, gemm_step)});
+    latent::set_num_threads(threads);
+    const double ms = 1e3 / steps;
+    report("threads_speedup_batch128", "ms", ms, {"latent_1_thread", s[0]}, {"latent_threads", s[1]}, "speedup",
+           s[0].median / s[1].median);
+    report("threads_speedup_gemms_batch128", "ms", ms, {"eigen_gemms_1_thread", s[2]}, {"eigen_gemms_threads", s[3]},
+           "speedup", s[2].median / s[3].median);
   }
 
   {
@@ -187,12 +233,14 @@ int main(int argc, char** argv) {
     const torch::Tensor xt = all_t.narrow(0, 0, 1);
     const int n = 2000;
     torch::NoGradGuard no_grad;
-    const auto [l, t] = measure(repeats, [&] { for (int s = 0; s < n; ++s) lv.vae.encode(x); },
-                                [&] { for (int s = 0; s < n; ++s) tv.encode(xt); });
-    report("encode_batch1", "us", 1e6 / n, l, t);
+    const auto s = measure(repeats, {[&] { for (int i = 0; i < n; ++i) lv.vae.encode(x); },
+                                     [&] { for (int i = 0; i < n; ++i) tv.encode(xt); }});
+    report_vs_torch("encode_batch1", "us", 1e6 / n, s[0], s[1]);
   }
 
-  const auto [l, t] = measure(epochs_repeats, latent_epoch, torch_epoch);
-  report("epoch", "s", 1.0, l, t);
+  // The epoch against LibTorch's and against its own floor (target: >= 85% of it), all three in turn.
+  const auto s = measure(epochs_repeats, {latent_epoch, torch_epoch, gemm_epoch});
+  report_vs_torch("epoch", "s", 1.0, s[0], s[1]);
+  report("gemm_floor", "s", 1.0, {"latent", s[0]}, {"eigen_gemms", s[2]}, "floor_share", s[2].median / s[0].median);
   return 0;
 }
