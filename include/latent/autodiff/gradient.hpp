@@ -25,7 +25,7 @@ class Tape;
 /// optimizer moved 8 MB per step of the reference VAE, a third of its batch-1 step. Here
 /// `zero()` only forgets (the first dense contribution assigns), a product with at most
 /// `max_rank` inner columns is stored as its factors, and the optimizer forms the entries from
-/// the factors as it goes (`for_each_column` in registers, `columns` piece by piece in cache).
+/// the factors as it goes (`for_each_column`, in registers).
 /// `matrix()` gives the dense gradient whenever a reader wants it.
 template <class S>
 class Gradient {
@@ -61,19 +61,6 @@ class Gradient {
     dense_ready_ = true;
     rank_ = 0;
     return dense_;
-  }
-
-  /// Columns [first, first + count) of the gradient, read-only: a view of the dense matrix when
-  /// that is all there is, else expanded into `scratch` (resized if it is smaller than the
-  /// block, so pass one that is reused). For optimizers whose rules are Eigen expressions.
-  Eigen::Map<const Matrix<S>> columns(Index first, Index count, Matrix<S>& scratch) const {
-    if (dense_ready_ && rank_ == 0) return {dense_.data() + first * rows(), rows(), count};
-    if (scratch.size() < rows() * count) scratch.resize(rows() * count, 1);
-    for_each_column(first, count, [&](Index k, const auto& column) {
-      S* out = scratch.data() + k * rows();
-      detail::for_each_packet<S>(rows(), [&]<class P>(Index i) { Eigen::internal::pstoreu(out + i, column.template load<P>(i)); });
-    });
-    return {scratch.data(), rows(), count};
   }
 
   /// Calls `f(k, column)` for k = 0 .. count - 1, where `column.template load<P>(i)` gives the

@@ -112,20 +112,4 @@ P packet_tanh(const P& x) {
       x, [](const auto& v) { return Eigen::internal::ptanh(v); }, [](auto v) { return std::tanh(v); });
 }
 
-/// `exact_sqrt` as an Eigen functor, for `x.unaryExpr(ExactSqrt<S>{})` in expressions.
-template <class S>
-struct ExactSqrt {
-  S operator()(S x) const { return exact_sqrt(x); }
-  template <class P>
-  P packetOp(const P& x) const { return exact_sqrt(x); }
-};
-
 }  // namespace latent::inline v0::detail
-
-namespace Eigen::internal {
-/// Tells Eigen that `ExactSqrt` has a packet form (and what it costs).
-template <class S>
-struct functor_traits<latent::detail::ExactSqrt<S>> {
-  enum { Cost = functor_traits<scalar_sqrt_op<S>>::Cost, PacketAccess = packet_traits<S>::HasSqrt };
-};
-}  // namespace Eigen::internal

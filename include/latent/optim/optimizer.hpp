@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "latent/core/error.hpp"
+#include "latent/core/packet.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
@@ -20,18 +21,17 @@
 namespace latent::inline v0 {
 
 namespace detail {
-/// x, or 0 where |x| is below the smallest normal number; NaN stays NaN. A functor with a packet
-/// form because Eigen 3.4 evaluates `select` one coefficient at a time: as a select, the flush
-/// made Adam's update 25% slower.
-template <class S>
-struct FlushSubnormal {
-  S operator()(S x) const { return std::abs(x) < std::numeric_limits<S>::min() ? S(0) : x; }
-  template <class Packet>
-  Packet packetOp(const Packet& x) const {
-    using namespace Eigen::internal;
-    return pandnot(x, pcmp_lt(pabs(x), pset1<Packet>(std::numeric_limits<S>::min())));
-  }
-};
+/// x, or 0 where |x| is below the smallest normal number (NaN stays NaN), for a packet or a
+/// scalar. Running averages decay geometrically wherever the gradient is zero (a dead unit, a
+/// pixel that is always 0), so without this they end as subnormal numbers, and stay there (0.9
+/// times the smallest subnormal rounds back to it); x86 cores then take a slow path on every
+/// later step, which was seen to make a VAE step at batch 1 up to 6x slower. The steps such
+/// entries stand for are below 1e-30.
+template <class P>
+P flush_subnormal(const P& x) {
+  using namespace Eigen::internal;
+  return pandnot(x, pcmp_lt(pabs(x), pset1<P>(std::numeric_limits<scalar_of<P>>::min())));
+}
 }  // namespace detail
 
 /// An optimizer's state as plain data, for checkpoints: its kind, step count, learning rate and
@@ -61,10 +61,6 @@ class Optimizer {
     using Columns = Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true>;
     Columns value;                ///< theta
     const Gradient<S>& gradient;  ///< d loss / d theta of the whole parameter
-    /// This block's columns of d loss / d theta as a dense matrix: a view, or the factors
-    /// expanded into this thread's scratch (a fused rule reads them with
-    /// `gradient.for_each_column(first, count, ...)` instead).
-    Eigen::Map<const Matrix<S>> grad() const { return gradient.columns(first, count, *scratch); }
     /// The same columns of slot `k` (in the order of the constructor's `slot_names`).
     Columns slot(std::size_t k) { return owner->slot(k, index).middleCols(first, count); }
     Optimizer* owner;   ///< whose slots
@@ -73,26 +69,24 @@ class Optimizer {
     ///@{
     Index first, count;
     ///@}
-    Matrix<S>* scratch;  ///< where `grad()` expands factors
   };
 
   /// One update of every parameter from its gradient: counts the step (so `steps()` is t >= 1
   /// inside the update, as in the bias corrections of Adam), then updates every parameter in
   /// blocks of columns: each thread (`set_num_threads`) takes its share of every parameter, all
-  /// in one parallel region, and works through it in pieces of about 2048 entries, so the
-  /// several passes of an update rule run on data still in cache (a gradient kept as factors
-  /// is formed in registers by a fused rule like `Adam`, or expanded piece by piece by
-  /// `Block::grad()`, see `Gradient`). The rules are elementwise, so the split changes no result.
+  /// in one parallel region, and works through it in pieces of about 2048 entries (see
+  /// `piece_columns`); each rule reads the gradient in one pass, a gradient kept as factors
+  /// formed in registers (`for_each_gradient_packet`). The rules are elementwise, so the split
+  /// changes no result.
   virtual void step() {
     ++steps_;
-    reserve_scratch();
     begin_step();
-    on_parameter_shares([&](int t, std::size_t i, Index first, Index last) {
+    on_parameter_shares([&](std::size_t i, Index first, Index last) {
       Parameter<S>& p = *params_[i];
       const Index piece = piece_columns(p);
       for (Index c = first; c < last; c += piece) {
         const Index k = std::min(piece, last - c);
-        Block b{p.value.middleCols(c, k), p.gradient(), this, i, c, k, &scratch_[std::size_t(t)]};
+        Block b{p.value.middleCols(c, k), p.gradient(), this, i, c, k};
         update(b);
       }
     });
@@ -174,7 +168,6 @@ class Optimizer {
                                     " but its grad is " + detail::shape_str(g.rows(), g.cols()));
       for (std::size_t k = 0; k < slot_names_.size(); ++k) slots_.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
     }
-    reserve_scratch();
   }
   /// Copies the parameter pointers (not the parameters), slots, step count and learning rate.
   Optimizer(const Optimizer&) = default;
@@ -199,49 +192,37 @@ class Optimizer {
   /// Read-only slot `k` of parameter `i`.
   const Matrix<S>& slot(std::size_t k, std::size_t i) const noexcept { return slots_[i * slot_names_.size() + k]; }
 
-  /// `x` with every entry smaller in magnitude than the smallest normal number replaced by 0.
-  /// Running averages decay geometrically wherever the gradient is zero (a dead unit, a pixel
-  /// that is always 0), so without this they end as subnormal numbers, and stay there (0.9 times
-  /// the smallest subnormal rounds back to it); x86 cores then take a slow path on every later
-  /// step, which was seen to make a VAE step at batch 1 up to 6x slower. The steps such entries
-  /// stand for are below 1e-30.
-  template <class Array>
-  static auto flush_subnormal(const Array& x) {
-    return x.unaryExpr(detail::FlushSubnormal<S>{});
-  }
-
-  /// Calls `f` with the gradient as an Eigen array expression, with L2 weight decay folded in:
-  /// g = grad + weight_decay * value (PyTorch's `weight_decay` of SGD, Adam and RMSprop). Without
-  /// decay `f` sees `grad` itself, so no work is spent on a zero term. `f` must read g before it
-  /// writes `b.value` (or read and write it coefficient by coefficient, which Eigen allows).
-  template <class F>
-  static void with_l2_grad(Block& b, double weight_decay, F&& f) {
-    const auto grad = b.grad();
-    if (weight_decay == 0) {
-      f(grad.array());
-    } else {
-      f(grad.array() + S(weight_decay) * b.value.array());
-    }
+  /// Calls `body.template operator()<P>(i, g)` for every packet P (and tail entry) of the block:
+  /// i the offset into its column-major value and slots (`b.slot(k).data() + i`), g the gradient
+  /// there with L2 weight decay folded in, g = grad + weight_decay * value. How the fused rules
+  /// (Adam, RmsProp, Sgd) read the gradient: one pass, and a gradient kept as factors formed in
+  /// registers rather than expanded into scratch. `body` must read the value at i before it
+  /// writes it. Call it from an `update` marked `[[gnu::flatten]]`: unless every lambda level is
+  /// inlined, the packet loop reloads the body's captured scalars after each store (Sgd with
+  /// momentum 2.4x slower, docs/optim.md).
+  template <class Body>
+  static void for_each_gradient_packet(Block& b, double weight_decay, Body&& body) {
+    using namespace Eigen::internal;
+    const Index rows = b.value.rows();
+    const S decay = S(weight_decay);
+    const S* const theta = b.value.data();
+    b.gradient.for_each_column(b.first, b.count, [&](Index k, const auto& column) {
+      detail::for_each_packet<S>(rows, [&]<class P>(Index r) {
+        const Index i = k * rows + r;
+        P g = column.template load<P>(r);
+        if (decay != 0) g = padd(g, pmul(pset1<P>(decay), ploadu<P>(theta + i)));
+        body.template operator()<P>(i, g);
+      });
+    });
   }
 
  private:
-  // One scratch piece per thread, for gradients kept as factors: made at construction, and again
-  // only if the thread count grows (the parameters' shapes are fixed).
-  void reserve_scratch() {
-    if (scratch_.size() >= std::size_t(num_threads())) return;
-    Index largest = 0;
-    for (const Parameter<S>* p : params_) largest = std::max(largest, piece_columns(*p) * p->value.rows());
-    scratch_.resize(std::size_t(num_threads()));
-    for (Matrix<S>& s : scratch_)
-      if (s.size() < largest) s.resize(largest, 1);
-  }
-
-  // Columns per piece of an update: about 2048 entries, so a rule's passes over its 4-5 arrays
-  // and the gradient scratch stay in L1 (4096: Adam's batch-1 step 7% slower; 1024: no faster).
+  // Columns per piece of an update: about 2048 entries, so the 4-5 arrays a rule reads stay in
+  // L1 (4096: Adam's batch-1 step 7% slower; 1024: no faster).
   static Index piece_columns(const Parameter<S>& p) { return std::max<Index>(1, 2048 / std::max<Index>(1, p.value.rows())); }
 
-  // Calls f(t, i, first, last) for every parameter i with the columns [first, last) of it that
-  // thread t takes, all threads in one parallel region (one thread for small models).
+  // Calls f(i, first, last) for every parameter i with the columns [first, last) of it that each
+  // thread takes, all threads in one parallel region (one thread for small models).
   template <class F>
   void on_parameter_shares(F&& f) {
     Index entries = 0;
@@ -250,7 +231,7 @@ class Optimizer {
     detail::on_threads(threads, [&](int t) {
       for (std::size_t i = 0; i < params_.size(); ++i) {
         const auto [first, last] = detail::share_of(params_[i]->value.cols(), t, threads);
-        if (last > first) f(t, i, first, last);
+        if (last > first) f(i, first, last);
       }
     });
   }
@@ -267,17 +248,8 @@ class Optimizer {
   std::vector<Parameter<S>*> params_;
   std::vector<std::string> slot_names_;
   std::vector<Matrix<S>> slots_;  // parameter-major: slots_[i * slot_names_.size() + k]
-  std::vector<Matrix<S>> scratch_;  // per thread: a piece of gradient expanded from factors
   double lr_ = 0;
   std::size_t steps_ = 0;
 };
 
 }  // namespace latent::inline v0
-
-namespace Eigen::internal {
-/// Tells Eigen that `FlushSubnormal` has a packet form (and what it costs).
-template <class S>
-struct functor_traits<latent::detail::FlushSubnormal<S>> {
-  enum { Cost = 3 * NumTraits<S>::AddCost, PacketAccess = packet_traits<S>::HasAbs };
-};
-}  // namespace Eigen::internal

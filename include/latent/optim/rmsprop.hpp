@@ -44,27 +44,34 @@ class RmsProp : public Optimizer<S> {
 
  protected:
   /// The RMSProp rule on one block of columns (see `Optimizer::update`).
-  void update(typename Optimizer<S>::Block& block) override {
+  [[gnu::flatten]] void update(typename Optimizer<S>::Block& block) override {
+    using namespace Eigen::internal;
     const S alpha = S(o_.alpha), eps = S(o_.eps), lr = S(this->lr()), mu = S(o_.momentum);
-    auto s = block.slot(0).array();
-    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
-      s = this->flush_subnormal(alpha * s + (S(1) - alpha) * g.square());
-      // d is passed as an unevaluated expression: it needs no buffer and is fused into the update.
-      const auto step_with = [&](const auto& d) {
-        if (o_.momentum > 0) {
-          auto b = block.slot(1).array();
-          b = this->flush_subnormal(mu * b + g / d);
-          block.value.array() -= lr * b;
-        } else {
-          block.value.array() -= lr * g / d;
-        }
-      };
-      if (o_.centered) {
-        auto a = block.slot(o_.momentum > 0 ? 2 : 1).array();
-        a = this->flush_subnormal(alpha * a + (S(1) - alpha) * g);
-        step_with((s - a.square()).unaryExpr(detail::ExactSqrt<S>{}) + eps);
+    const bool momentum = o_.momentum > 0, centered = o_.centered;
+    S* const theta = block.value.data();
+    S* const square_avg = block.slot(0).data();
+    S* const buffer = momentum ? block.slot(1).data() : nullptr;
+    S* const grad_avg = centered ? block.slot(momentum ? 2 : 1).data() : nullptr;
+    const auto average = [&]<class P>(const P& old, const P& x) {
+      return detail::flush_subnormal(padd(pmul(pset1<P>(alpha), old), pmul(pset1<P>(S(1) - alpha), x)));
+    };
+    this->for_each_gradient_packet(block, o_.weight_decay, [&]<class P>(Index i, const P& g) {
+      const P s = average(ploadu<P>(square_avg + i), pmul(g, g));
+      pstoreu(square_avg + i, s);
+      P variance = s;
+      if (centered) {
+        const P a = average(ploadu<P>(grad_avg + i), g);
+        pstoreu(grad_avg + i, a);
+        variance = psub(s, pmul(a, a));
+      }
+      const P d = padd(detail::exact_sqrt(variance), pset1<P>(eps));
+      const P th = ploadu<P>(theta + i);
+      if (momentum) {
+        const P b = detail::flush_subnormal(padd(pmul(pset1<P>(mu), ploadu<P>(buffer + i)), pdiv(g, d)));
+        pstoreu(buffer + i, b);
+        pstoreu(theta + i, psub(th, pmul(pset1<P>(lr), b)));
       } else {
-        step_with(s.unaryExpr(detail::ExactSqrt<S>{}) + eps);
+        pstoreu(theta + i, psub(th, pdiv(pmul(pset1<P>(lr), g), d)));
       }
     });
   }

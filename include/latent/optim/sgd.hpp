@@ -42,27 +42,23 @@ class Sgd : public Optimizer<S> {
   [[nodiscard]] const SgdOptions& options() const noexcept { return o_; }
 
  protected:
-  /// The SGD rule on one block of columns (see `Optimizer::update`).
-  void update(typename Optimizer<S>::Block& block) override {
-    const S lr = S(this->lr());
-    this->with_l2_grad(block, o_.weight_decay, [&](const auto& g) {
-      if (o_.momentum == 0) {
-        block.value.array() -= lr * g;
-        return;
+  /// The SGD rule on one block of columns (see `Optimizer::update`), in one pass over the
+  /// gradient (`Optimizer::for_each_gradient_packet`).
+  [[gnu::flatten]] void update(typename Optimizer<S>::Block& block) override {
+    using namespace Eigen::internal;
+    const S lr = S(this->lr()), mu = S(o_.momentum), damped = S(1 - o_.dampening);
+    const bool momentum = o_.momentum != 0, first = this->steps() == 1, nesterov = o_.nesterov;
+    S* const theta = block.value.data();
+    S* const buffer = momentum ? block.slot(0).data() : nullptr;
+    this->for_each_gradient_packet(block, o_.weight_decay, [&]<class P>(Index i, const P& g) {
+      P step = g;
+      if (momentum) {
+        // PyTorch starts the buffer at g itself, undamped.
+        const P b = first ? g : detail::flush_subnormal(padd(pmul(pset1<P>(mu), ploadu<P>(buffer + i)), pmul(pset1<P>(damped), g)));
+        pstoreu(buffer + i, b);
+        step = nesterov ? padd(g, pmul(pset1<P>(mu), b)) : b;
       }
-      auto b = block.slot(0).array();
-      const S mu = S(o_.momentum);
-      // PyTorch starts the buffer at g itself, undamped.
-      if (this->steps() == 1) {
-        b = g;
-      } else {
-        b = this->flush_subnormal(mu * b + S(1 - o_.dampening) * g);
-      }
-      if (o_.nesterov) {
-        block.value.array() -= lr * (g + mu * b);
-      } else {
-        block.value.array() -= lr * b;
-      }
+      pstoreu(theta + i, psub(ploadu<P>(theta + i), pmul(pset1<P>(lr), step)));
     });
   }
 
