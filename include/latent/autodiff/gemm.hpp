@@ -178,7 +178,8 @@ void gemv_packets(const S* a, Index lda, Index rows, Index cols, const S* x, S* 
   constexpr Index width = sizeof(P) / sizeof(S);
   Index i = 0;
   for (; i + R * width <= rows; i += R * width) gemv_rows<R, P>(a + i, lda, cols, x, y + i, accumulate);
-  for (; i + width <= rows; i += width) gemv_rows<1, P>(a + i, lda, cols, x, y + i, accumulate);
+  if constexpr (R > 1)
+    for (; i + width <= rows; i += width) gemv_rows<1, P>(a + i, lda, cols, x, y + i, accumulate);
   if constexpr (!std::is_same_v<HalfPacket<P>, P>)
     gemv_packets<1, HalfPacket<P>>(a + i, lda, rows - i, cols, x, y + i, accumulate);
   else
