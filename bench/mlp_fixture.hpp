@@ -5,6 +5,8 @@
 
 #include <latent/autodiff.hpp>
 
+#include "step_flops.hpp"
+
 #include <array>
 
 namespace latent_bench {
@@ -35,11 +37,11 @@ struct MlpParams {
   }
 };
 
-/// Forward W x (2 m k n per layer), backward dW and dx (twice that) except dx of layer one.
+/// GEMM flops of one step of the network.
 inline double step_flops(Eigen::Index batch) {
-  double per_column = 0;
-  for (std::size_t l = 0; l < 4; ++l) per_column += 2.0 * sizes[l] * sizes[l + 1];
-  return double(batch) * (3 * per_column - 2.0 * sizes[0] * sizes[1]);
+  std::array<std::array<Eigen::Index, 2>, 4> layers;
+  for (std::size_t l = 0; l < layers.size(); ++l) layers[l] = {sizes[l], sizes[l + 1]};
+  return step_flops(layers, batch);
 }
 
 }  // namespace latent_bench

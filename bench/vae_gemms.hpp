@@ -7,6 +7,8 @@
 
 #include <latent/core.hpp>
 
+#include "step_flops.hpp"
+
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -17,13 +19,8 @@ namespace latent_bench {
 /// The reference VAE's layers as {inputs, outputs}, encoder then decoder.
 inline constexpr std::array<std::array<Eigen::Index, 2>, 4> vae_layers = {{{784, 400}, {400, 40}, {20, 400}, {400, 784}}};
 
-/// GEMM flops of one VAE step: forward 2 m k per column and layer, backward twice that (weight
-/// and input gradients), minus the input gradient of the first layer, which is never formed.
-inline double vae_step_flops(Eigen::Index batch) {
-  double per_column = 0;
-  for (const auto& [in, out] : vae_layers) per_column += 2.0 * double(in * out);
-  return double(batch) * (3 * per_column - 2.0 * double(vae_layers[0][0] * vae_layers[0][1]));
-}
+/// GEMM flops of one VAE step.
+inline double vae_step_flops(Eigen::Index batch) { return step_flops(vae_layers, batch); }
 
 template <class S>
 class VaeGemms {
