@@ -17,20 +17,20 @@ struct ReluOp {
 struct LeakyReluOp {
   static constexpr const char* name = "leaky_relu";
   template <class P> static P forward(const P& a, const P& slope) {
-    return pselect(pcmp_lt(pset1<P>(0), a), a, pmul(slope, a));
+    return pselect(positive_mask(a), a, pmul(slope, a));
   }
   template <class P> static P derivative(const P& a, const P&, const P& slope) {
-    return pselect(pcmp_lt(pset1<P>(0), a), pset1<P>(1), slope);
+    return pselect(positive_mask(a), pset1<P>(1), slope);
   }
 };
 // elu(a) = a for a > 0, alpha (e^a - 1) otherwise; its derivative there is out + alpha.
 struct EluOp {
   static constexpr const char* name = "elu";
   template <class P> static P forward(const P& a, const P& alpha) {
-    return pselect(pcmp_lt(pset1<P>(0), a), a, pmul(alpha, psub(packet_exp(a), pset1<P>(1))));
+    return pselect(positive_mask(a), a, pmul(alpha, psub(packet_exp(a), pset1<P>(1))));
   }
   template <class P> static P derivative(const P& a, const P& out, const P& alpha) {
-    return pselect(pcmp_lt(pset1<P>(0), a), pset1<P>(1), padd(out, alpha));
+    return pselect(positive_mask(a), pset1<P>(1), padd(out, alpha));
   }
 };
 struct SigmoidOp {
@@ -47,7 +47,7 @@ struct TanhOp {
 struct SoftplusOp {
   static constexpr const char* name = "softplus";
   template <class P> static P forward(const P& a, const P&) {
-    return padd(pmax(a, pset1<P>(0)), packet_log1p(packet_exp(pnegate(pabs(a)))));
+    return padd(pmax(a, pset1<P>(0)), log1p_exp_minus_abs(a));
   }
   template <class P> static P derivative(const P& a, const P&, const P&) { return logistic(a); }
 };

@@ -40,10 +40,23 @@ Var<S> unary(Var<S> a, S arg = S(0)) {
   return out;
 }
 
+/// All bits set where a > 0, else none: a mask for `pselect` and `pand`.
+template <class P>
+P positive_mask(const P& a) {
+  return pcmp_lt(pset1<P>(0), a);
+}
+
 /// 1 where a > 0, else 0.
 template <class P>
 P positive_indicator(const P& a) {
-  return pand(pcmp_lt(pset1<P>(0), a), pset1<P>(1));
+  return pand(positive_mask(a), pset1<P>(1));
+}
+
+/// log(1 + e^-|a|), finite for every a: softplus(a) = log(1 + e^a) = max(a, 0) + this, and the
+/// BCE from logits z, softplus(z) - z x, is written with it too (the log-sum-exp form).
+template <class P>
+P log1p_exp_minus_abs(const P& a) {
+  return packet_log1p(packet_exp(pnegate(pabs(a))));
 }
 
 /// 1 / (1 + e^-a); for a -> -inf, e^-a -> inf and the quotient -> 0 without NaN.

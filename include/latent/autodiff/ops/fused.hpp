@@ -69,7 +69,7 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
       t.value_of(out).data(), logits.rows(), logits.cols(),
       []<class P>(const P& z, const P& x) {
         using namespace detail;
-        return padd(psub(pmax(z, pset1<P>(0)), pmul(z, x)), packet_log1p(packet_exp(pnegate(pabs(z)))));
+        return padd(psub(pmax(z, pset1<P>(0)), pmul(z, x)), log1p_exp_minus_abs(z));
       },
       logits.value().data(), targets.value().data());
   t.finish(out);
