@@ -116,3 +116,38 @@ TEST_CASE("Vars from different tapes do not mix", "[autodiff]") {
   Tape<double> a, b;
   CHECK_THROWS_WITH(add(a.constant(Md::Ones(1, 1)), b.constant(Md::Ones(1, 1))), Contains("different tapes"));
 }
+
+TEST_CASE("a Var recorded before clear() is refused, not read as whatever the node holds now", "[autodiff]") {
+  Tape<double> t;
+  const auto stale = t.constant(Md::Constant(2, 2, 1.0));
+  t.clear();
+  const auto fresh = t.constant(Md::Constant(2, 2, 7.0));  // takes the stale Var's place on the tape
+  CHECK_THROWS_WITH(stale.value(), Contains("before the tape's last clear()"));
+  CHECK_THROWS_WITH(add(stale, fresh), Contains("before the tape's last clear()"));
+  CHECK_THROWS_WITH(stale.rows(), Contains("before the tape's last clear()"));
+  CHECK(fresh.value()(0, 0) == 7.0);
+  const Var<double> unset;
+  CHECK_THROWS_WITH(unset.value(), Contains("default-constructed"));
+  CHECK_THROWS_WITH(add(fresh, unset), Contains("default-constructed"));
+}
+
+TEST_CASE("an op's backward state can hold geometry of any type, recorded and replayed by the tape", "[autodiff]") {
+  // A user op in the style of docs/extending.md: y = a[:, c0 : c0 + n] (a column slice), whose
+  // start column is an integer kept in the op's own state, not squeezed into a scalar.
+  const auto slice_cols = []<class S>(Var<S> a, latent::Index c0, latent::Index n) {
+    Tape<S>& t = a.tape();
+    const Var<S> y = t.record("slice_cols", a.rows(), n, {a}, [a, c0](Tape<S>& t, Var<S> y) {
+      t.adjoint(a).middleCols(c0, y.cols()) += t.adjoint_of(y);
+    });
+    t.value_of(y) = a.value().middleCols(c0, n);
+    return y;
+  };
+  latent::Rng rng(5);
+  const Md x0 = random(3, 6, rng);
+  check_gradients("slice_cols", [&](auto&, auto v) { return slice_cols(v[0], 4, 2); }, {x0});
+  Tape<double> t;
+  const auto x = t.variable(x0);
+  t.backward(sum(slice_cols(x, 2, 1)));
+  CHECK(x.grad().col(2).isOnes());
+  CHECK(x.grad().sum() == 3.0);
+}

@@ -4,7 +4,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -33,38 +36,44 @@ template <class S>
 using View = Eigen::Map<Matrix<S>, Eigen::AlignedMax>;
 
 /// A handle to one matrix recorded on a `Tape`: 16 bytes, cheap to copy, valid until the tape's
-/// next `clear()`. Ops are free functions taking and returning `Var`s (`relu(linear(W, x, b))`).
+/// next `clear()` (using it after that throws `Error`). Ops are free functions taking and
+/// returning `Var`s (`relu(linear(W, x, b))`).
 template <class S>
 class Var {
  public:
   Var() = default;
-  /// The tape this Var lives on.
-  [[nodiscard]] Tape<S>& tape() const noexcept { return *tape_; }
+  /// The tape this Var lives on; throws `Error` for a default-constructed Var.
+  [[nodiscard]] Tape<S>& tape() const {
+    if (!tape_) [[unlikely]] throw Error("Var", "a default-constructed Var was used (it lives on no tape)");
+    return *tape_;
+  }
   /// Its position on the tape (0 for the first recorded node).
   [[nodiscard]] std::int32_t id() const noexcept { return id_; }
   /// Number of rows (features).
-  [[nodiscard]] Index rows() const noexcept { return tape_->rows(*this); }
+  [[nodiscard]] Index rows() const { return tape().rows(*this); }
   /// Number of columns (batch).
-  [[nodiscard]] Index cols() const noexcept { return tape_->cols(*this); }
+  [[nodiscard]] Index cols() const { return tape().cols(*this); }
   /// The value computed in the forward pass.
-  [[nodiscard]] ConstView<S> value() const noexcept { return tape_->value(*this); }
+  [[nodiscard]] ConstView<S> value() const { return tape().value(*this); }
   /// d loss / d this, after `tape().backward(loss)`; zeros if no gradient reached it.
   /// Throws `Error` for a constant, which has no gradient.
-  [[nodiscard]] ConstView<S> grad() const { return tape_->grad(*this); }
+  [[nodiscard]] ConstView<S> grad() const { return tape().grad(*this); }
   /// The value of a 1x1 Var as a number; throws `ShapeError` otherwise.
-  [[nodiscard]] S item() const { return tape_->item(*this); }
+  [[nodiscard]] S item() const { return tape().item(*this); }
 
  private:
   friend class Tape<S>;
-  Var(Tape<S>* tape, std::int32_t id) noexcept : tape_(tape), id_(id) {}
+  Var(Tape<S>* tape, std::int32_t id, std::uint32_t generation) noexcept
+      : tape_(tape), id_(id), generation_(generation) {}
   Tape<S>* tape_ = nullptr;
   std::int32_t id_ = -1;
+  std::uint32_t generation_ = 0;  // the tape's clear() count when this Var was recorded
 };
 
 /// The reverse-mode autodiff tape. The caller owns it; ops append nodes in execution order and
-/// `backward(loss)` walks them once in reverse. Values, adjoints and saved data live in a 64-byte
-/// aligned `Arena`; `clear()` rewinds it, so a step that records the same graph as the step
-/// before performs no heap allocation.
+/// `backward(loss)` walks them once in reverse. Values, adjoints and each op's own state (its
+/// inputs, geometry, saved values) live in a 64-byte aligned `Arena`; `clear()` rewinds it, so a
+/// step that records the same graph as the step before performs no heap allocation.
 ///
 /// `S` must be `float` or `double`.
 template <class S>
@@ -72,10 +81,6 @@ class Tape {
   static_assert(Scalar<S>, "latent::Tape<S>: S must be float or double (the scalar types latent computes in)");
 
  public:
-  /// How an op adds its contribution to the adjoints of its inputs: called once per node, in
-  /// reverse order, with `node` the node's own id.
-  using BackwardFn = void (*)(Tape& tape, std::int32_t node);
-
   Tape() { nodes_.reserve(256); }
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
@@ -95,7 +100,7 @@ class Tape {
     if (value.rows() != grad.rows() || value.cols() != grad.cols())
       throw ShapeError("parameter", "value is " + detail::shape_str(value.rows(), value.cols()) +
                                         " but grad is " + detail::shape_str(grad.rows(), grad.cols()));
-    Node& n = push("parameter", nullptr, value.rows(), value.cols());
+    Node& n = push("parameter", value.rows(), value.cols());
     n.value = const_cast<S*>(value.data());  // never written: parameters are read-only on the tape
     n.adjoint = grad.data();
     n.needs_grad = true;
@@ -115,23 +120,41 @@ class Tape {
 
   // --- recording ops (for op authors; see docs/extending.md) --------------------------------
 
-  /// Appends a node computed by an op named `name` from `inputs`, with room for a `rows x cols`
-  /// value and `saved` scalars of saved data; the op then fills `value_of` (and `saved_of`).
-  /// The node needs a gradient when any input does.
-  Var<S> record(const char* name, BackwardFn backward, Index rows, Index cols,
-                std::initializer_list<Var<S>> inputs, S arg = S(0), Index saved = 0) {
-    Node& n = push(name, backward, rows, cols);
+  /// Appends a node computed by the op `name` from `inputs`, with room for a `rows x cols` value
+  /// that the op then writes through `value_of`. `backward` is the op's reverse step and its
+  /// state at once: a callable, usually a lambda that captures the inputs and whatever geometry
+  /// or saved values it needs by value, called as `backward(tape, out)` in the reverse sweep
+  /// when `out` needs a gradient, to add G = `adjoint_of(out)` times the local derivative into
+  /// each input (`accumulate`...). It is copied into the arena, so it must be trivially
+  /// destructible (no `std::vector` or `Matrix` inside: save values on the tape as Vars or arena
+  /// arrays). The node needs a gradient when any input does. Throws `Error` if an input lives on
+  /// another tape or was recorded before the last `clear()`.
+  template <class Backward>
+  Var<S> record(const char* name, Index rows, Index cols, std::initializer_list<Var<S>> inputs,
+                const Backward& backward) {
+    static_assert(std::is_trivially_destructible_v<Backward>,
+                  "latent::Tape::record: an op's backward state lives in the arena and is never destroyed, so it "
+                  "must be trivially destructible (capture Vars, indices and scalars, not containers)");
+    static_assert(alignof(Backward) <= Arena::alignment, "latent::Tape::record: over-aligned backward state");
+    static_assert(std::is_invocable_v<const Backward&, Tape&, Var<S>>,
+                  "latent::Tape::record: backward must be callable as backward(Tape<S>&, Var<S> out)");
+    bool needs_grad = false;
+    for (const Var<S>& in : inputs) needs_grad = needs_grad || node_of_input(name, in).needs_grad;
+    Node& n = push(name, rows, cols);
     n.value = arena_.template allocate_array<S>(std::size_t(rows * cols));
-    n.arg = arg;
-    int k = 0;
-    for (const Var<S>& in : inputs) {
-      n.in[k++] = in.id_;
-      n.needs_grad = n.needs_grad || nodes_[std::size_t(in.id_)].needs_grad;
+    n.needs_grad = needs_grad;
+    if (needs_grad) {
+      n.state = ::new (arena_.allocate(sizeof(Backward))) Backward(backward);
+      n.backward = [](const void* state, Tape& tape, Var<S> out) { (*static_cast<const Backward*>(state))(tape, out); };
     }
-    if (saved > 0) {
-      n.saved = arena_.template allocate_array<S>(std::size_t(saved));
-      n.saved_size = saved;
-    }
+    return handle(n);
+  }
+
+  /// Appends a node that takes no gradient and that the caller fills through `value_of` (noise
+  /// drawn straight into the arena, a one-hot pick).
+  Var<S> record(const char* name, Index rows, Index cols) {
+    Node& n = push(name, rows, cols);
+    n.value = arena_.template allocate_array<S>(std::size_t(rows * cols));
     return handle(n);
   }
 
@@ -156,33 +179,23 @@ class Tape {
   // --- access -------------------------------------------------------------------------------
 
   /// The value of `v`.
-  ConstView<S> value(Var<S> v) const noexcept {
+  ConstView<S> value(Var<S> v) const {
     const Node& n = node(v);
     return ConstView<S>(n.value, n.rows, n.cols);
   }
   /// Writable value of `v`, for the op that computes it.
-  View<S> value_of(Var<S> v) noexcept {
+  View<S> value_of(Var<S> v) {
     const Node& n = node(v);
     return View<S>(n.value, n.rows, n.cols);
   }
-  /// The saved data of `v`, as `rows x cols` (rows * cols must not exceed what was reserved).
-  View<S> saved_of(Var<S> v, Index rows, Index cols) noexcept {
-    return View<S>(node(v).saved, rows, cols);
-  }
-  /// The scalar argument an op stored with `v` (a scale factor, a slope).
-  S arg(Var<S> v) const noexcept { return node(v).arg; }
-  /// The i-th input of the node `v`.
-  Var<S> input(Var<S> v, int i) const noexcept { return Var<S>(const_cast<Tape*>(this), node(v).in[i]); }
-  /// The Var with position `id` on this tape.
-  Var<S> at(std::int32_t id) noexcept { return Var<S>(this, id); }
   /// Rows of `v`.
-  Index rows(Var<S> v) const noexcept { return node(v).rows; }
+  Index rows(Var<S> v) const { return node(v).rows; }
   /// Columns of `v`.
-  Index cols(Var<S> v) const noexcept { return node(v).cols; }
+  Index cols(Var<S> v) const { return node(v).cols; }
   /// Name of the op that produced `v` ("linear", "constant", ...).
-  const char* name(Var<S> v) const noexcept { return node(v).name; }
+  const char* name(Var<S> v) const { return node(v).name; }
   /// Whether a gradient flows back into `v`.
-  bool needs_grad(Var<S> v) const noexcept { return node(v).needs_grad; }
+  bool needs_grad(Var<S> v) const { return node(v).needs_grad; }
   /// Number of nodes recorded since the last `clear()`.
   [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
 
@@ -221,13 +234,13 @@ class Tape {
     accumulate(loss, Matrix<S>::Constant(1, 1, S(1)));
     for (std::int32_t i = loss.id_; i >= 0; --i) {
       const Node& n = nodes_[std::size_t(i)];
-      if (n.backward && n.needs_grad && n.adjoint_ready) n.backward(*this, i);
+      if (n.backward && n.adjoint_ready) n.backward(n.state, *this, Var<S>(this, i, generation_));
     }
   }
 
-  /// The adjoint (d loss / d value) of `v`, during `backward`.
-  ConstView<S> adjoint_of(std::int32_t id) const noexcept {
-    const Node& n = nodes_[std::size_t(id)];
+  /// G, the adjoint (d loss / d value) of `v`, for its op's backward during `backward`.
+  ConstView<S> adjoint_of(Var<S> v) const {
+    const Node& n = node(v);
     return ConstView<S>(n.adjoint, n.rows, n.cols);
   }
 
@@ -301,6 +314,7 @@ class Tape {
   void clear() {
     nodes_.clear();
     arena_.rewind();
+    ++generation_;
   }
 
   /// Bytes the tape's arena holds from the heap.
@@ -309,30 +323,43 @@ class Tape {
  private:
   struct Node {
     const char* name;
-    BackwardFn backward;  // null for leaves
+    void (*backward)(const void* state, Tape& tape, Var<S> out);  // null for leaves and constants
+    const void* state;  // the op's backward callable, in the arena
     S* value;
     S* adjoint;  // arena memory made on first use, or a parameter's grad
-    S* saved;
     Gradient<S>* gradient;  // the parameter's, for a leaf made from a Gradient
-    Index rows, cols, saved_size;
-    std::int32_t in[3];
-    S arg;
+    Index rows, cols;
     bool needs_grad;
     bool adjoint_ready;
     bool is_parameter;
   };
 
-  Node& node(Var<S> v) noexcept { return nodes_[std::size_t(v.id_)]; }
-  const Node& node(Var<S> v) const noexcept { return nodes_[std::size_t(v.id_)]; }
-  Var<S> handle(const Node& n) noexcept { return Var<S>(this, std::int32_t(&n - nodes_.data())); }
+  // The node of `v`; throws `Error` for a Var of another tape generation (recorded before the
+  // last `clear()`, whose node is gone or belongs to another op now) or a default-made one.
+  const Node& node(Var<S> v) const {
+    if (v.generation_ != generation_ || v.id_ < 0 || std::size_t(v.id_) >= nodes_.size()) [[unlikely]]
+      throw Error("tape", v.id_ < 0 ? std::string("a default-constructed Var was used")
+                                    : "a Var recorded before the tape's last clear() was used (Vars are valid until the "
+                                      "next clear(); record it again)");
+    return nodes_[std::size_t(v.id_)];
+  }
+  Node& node(Var<S> v) { return const_cast<Node&>(std::as_const(*this).node(v)); }
 
-  Node& push(const char* name, BackwardFn backward, Index rows, Index cols) {
-    nodes_.push_back(Node{name, backward, nullptr, nullptr, nullptr, nullptr, rows, cols, 0, {-1, -1, -1}, S(0), false, false, false});
+  // The node of an input of the op `op`, which must live on this tape.
+  const Node& node_of_input(const char* op, Var<S> in) const {
+    if (in.tape_ != this) throw Error(op, in.tape_ ? "its inputs live on different tapes" : "an input is a default-constructed Var");
+    return node(in);
+  }
+
+  Var<S> handle(const Node& n) noexcept { return Var<S>(this, std::int32_t(&n - nodes_.data()), generation_); }
+
+  Node& push(const char* name, Index rows, Index cols) {
+    nodes_.push_back(Node{name, nullptr, nullptr, nullptr, nullptr, nullptr, rows, cols, false, false, false});
     return nodes_.back();
   }
 
   Var<S> leaf(const char* name, const Eigen::Ref<const Matrix<S>>& m, bool needs_grad) {
-    Node& n = push(name, nullptr, m.rows(), m.cols());
+    Node& n = push(name, m.rows(), m.cols());
     n.value = arena_.template allocate_array<S>(std::size_t(m.size()));
     detail::parallel_assign(View<S>(n.value, m.rows(), m.cols()), m);
     n.needs_grad = needs_grad;
@@ -370,6 +397,7 @@ class Tape {
 
   std::vector<Node> nodes_;
   Arena arena_;
+  std::uint32_t generation_ = 0;  // clear() count, stamped on every Var
   bool check_finite_ = false;
 };
 

@@ -39,7 +39,7 @@ namespace detail {
 // allocation per step).
 template <class S>
 Var<S> standard_normal(Tape<S>& tape, Index rows, Index cols, Rng& rng) {
-  const Var<S> eps = tape.record("standard_normal", nullptr, rows, cols, {});
+  const Var<S> eps = tape.record("standard_normal", rows, cols);
   rng.fill_normal(tape.value_of(eps));
   return eps;
 }
@@ -130,7 +130,7 @@ class GaussianMixture {
     const auto logits = logits_.value().col(0).array();
     const Eigen::Array<S, Eigen::Dynamic, 1> w = (logits - logits.maxCoeff()).exp();
     const S total = w.sum();
-    const Var<S> pick = tape.record("mixture_pick", nullptr, components(), n, {});
+    const Var<S> pick = tape.record("mixture_pick", components(), n);
     auto one_hot = tape.value_of(pick);
     one_hot.setZero();
     for (Index j = 0; j < n; ++j) {

@@ -22,18 +22,13 @@ using Eigen::internal::pabs, Eigen::internal::padd, Eigen::internal::pand, Eigen
 /// with `arg` broadcast, so the backward pass is `da += G .* derivative`. `arg` carries a
 /// parameter such as a slope.
 template <class Op, class S>
-void unary_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0);
-  const S arg = t.arg(out);
-  t.accumulate_entries(
-      a, [arg]<class P>(const P& g, const P& x, const P& y) { return pmul(g, Op::derivative(x, y, pset1<P>(arg))); },
-      t.adjoint_of(id), a.value(), out.value());
-}
-
-template <class Op, class S>
 Var<S> unary(Var<S> a, S arg = S(0)) {
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record(Op::name, unary_backward<Op, S>, a.rows(), a.cols(), {a}, arg);
+  const Var<S> out = t.record(Op::name, a.rows(), a.cols(), {a}, [a, arg](Tape<S>& t, Var<S> out) {
+    t.accumulate_entries(
+        a, [arg]<class P>(const P& g, const P& x, const P& y) { return pmul(g, Op::derivative(x, y, pset1<P>(arg))); },
+        t.adjoint_of(out), a.value(), out.value());
+  });
   map_entries(t.value_of(out).data(), a.rows() * a.cols(), false,
               [arg]<class P>(const P& x) { return Op::forward(x, pset1<P>(arg)); }, a.value().data());
   t.finish(out);
@@ -114,43 +109,15 @@ struct ClampProbabilityOp {
   }
 };
 
-// Binary ops: G is the output adjoint.
-// a + b: da += G, db += G.      a - b: da += G, db -= G.
-// a .* b: da += G .* b, db += G .* a.      a ./ b: da += G ./ b, db -= G .* out ./ b.
-template <class S>
-void add_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id);
-  t.accumulate(t.input(out, 0), t.adjoint_of(id));
-  t.accumulate(t.input(out, 1), t.adjoint_of(id));
-}
-template <class S>
-void sub_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id);
-  t.accumulate(t.input(out, 0), t.adjoint_of(id));
-  t.accumulate_entries(t.input(out, 1), []<class P>(const P& g) { return pnegate(g); }, t.adjoint_of(id));
-}
-template <class S>
-void mul_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const auto product = []<class P>(const P& g, const P& x) { return pmul(g, x); };
-  t.accumulate_entries(a, product, t.adjoint_of(id), b.value());
-  t.accumulate_entries(b, product, t.adjoint_of(id), a.value());
-}
-template <class S>
-void div_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  t.accumulate_entries(a, []<class P>(const P& g, const P& y) { return pdiv(g, y); }, t.adjoint_of(id), b.value());
-  t.accumulate_entries(
-      b, []<class P>(const P& g, const P& q, const P& y) { return pnegate(pdiv(pmul(g, q), y)); }, t.adjoint_of(id),
-      out.value(), b.value());
-}
-
-template <class S, class F>
-Var<S> binary(const char* name, void (*backward)(Tape<S>&, std::int32_t), Var<S> a, Var<S> b, const F& forward) {
-  require_same_tape(name, a, b);
+/// Records `forward(a, b)` entry by entry (a packet formula), with `backward(t, out, a, b)` its
+/// reverse step.
+template <class S, class F, class B>
+Var<S> binary(const char* name, Var<S> a, Var<S> b, const F& forward, const B& backward) {
   require_same_shape(name, a, b);
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record(name, backward, a.rows(), a.cols(), {a, b});
+  const Var<S> out = t.record(name, a.rows(), a.cols(), {a, b}, [a, b, backward](Tape<S>& t, Var<S> out) {
+    backward(t, out, a, b);
+  });
   map_entries(t.value_of(out).data(), a.rows() * a.cols(), false, forward, a.value().data(), b.value().data());
   t.finish(out);
   return out;
@@ -161,22 +128,53 @@ Var<S> binary(const char* name, void (*backward)(Tape<S>&, std::int32_t), Var<S>
 /// Entrywise `a + b` (same shapes).
 template <class S>
 Var<S> add(Var<S> a, Var<S> b) {
-  return detail::binary("add", detail::add_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::padd(x, y); });
+  using namespace detail;
+  // da += G, db += G.
+  return binary(
+      "add", a, b, []<class P>(const P& x, const P& y) { return padd(x, y); },
+      [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
+        t.accumulate(a, t.adjoint_of(out));
+        t.accumulate(b, t.adjoint_of(out));
+      });
 }
 /// Entrywise `a - b` (same shapes).
 template <class S>
 Var<S> sub(Var<S> a, Var<S> b) {
-  return detail::binary("sub", detail::sub_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::psub(x, y); });
+  using namespace detail;
+  // da += G, db -= G.
+  return binary(
+      "sub", a, b, []<class P>(const P& x, const P& y) { return psub(x, y); },
+      [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
+        t.accumulate(a, t.adjoint_of(out));
+        t.accumulate_entries(b, []<class P>(const P& g) { return pnegate(g); }, t.adjoint_of(out));
+      });
 }
 /// Entrywise (Hadamard) product `a .* b` (same shapes). Matrix products are `matmul`.
 template <class S>
 Var<S> mul(Var<S> a, Var<S> b) {
-  return detail::binary("mul", detail::mul_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::pmul(x, y); });
+  using namespace detail;
+  // da += G .* b, db += G .* a.
+  return binary(
+      "mul", a, b, []<class P>(const P& x, const P& y) { return pmul(x, y); },
+      [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
+        const auto product = []<class P>(const P& g, const P& x) { return pmul(g, x); };
+        t.accumulate_entries(a, product, t.adjoint_of(out), b.value());
+        t.accumulate_entries(b, product, t.adjoint_of(out), a.value());
+      });
 }
 /// Entrywise quotient `a ./ b` (same shapes).
 template <class S>
 Var<S> div(Var<S> a, Var<S> b) {
-  return detail::binary("div", detail::div_backward<S>, a, b, []<class P>(const P& x, const P& y) { return detail::pdiv(x, y); });
+  using namespace detail;
+  // da += G ./ b, db -= G .* out ./ b.
+  return binary(
+      "div", a, b, []<class P>(const P& x, const P& y) { return pdiv(x, y); },
+      [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
+        t.accumulate_entries(a, []<class P>(const P& g, const P& y) { return pdiv(g, y); }, t.adjoint_of(out), b.value());
+        t.accumulate_entries(
+            b, []<class P>(const P& g, const P& q, const P& y) { return pnegate(pdiv(pmul(g, q), y)); },
+            t.adjoint_of(out), out.value(), b.value());
+      });
 }
 
 /// `s * a`.

@@ -7,64 +7,23 @@
 #include "latent/autodiff/ops/elementwise.hpp"
 
 namespace latent::inline v0 {
-namespace detail {
-
-// l_j = sum_i [max(z,0) - z t + log1p(exp(-|z|))]:  dz += g_j (sigmoid(z) - t),  dt += -g_j z.
-template <class S>
-void bce_with_logits_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), z = t.input(out, 0), x = t.input(out, 1);
-  const S* g = t.adjoint_of(id).data();
-  t.accumulate_column_entries(
-      z, [g]<class P>(Index j, const P& zj, const P& xj) { return pmul(psub(logistic(zj), xj), pset1<P>(g[j])); },
-      z.value(), x.value());
-  t.accumulate_column_entries(x, [g]<class P>(Index j, const P& zj) { return pmul(zj, pset1<P>(-g[j])); }, z.value());
-}
-// l_j = sum_i (a - b)^2:  da += 2 g_j (a - b),  db -= 2 g_j (a - b).
-template <class S>
-void squared_error_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const S* g = t.adjoint_of(id).data();
-  const auto scaled_difference = [g](S factor) {
-    return [g, factor]<class P>(Index j, const P& x, const P& y) { return pmul(psub(x, y), pset1<P>(factor * g[j])); };
-  };
-  t.accumulate_column_entries(a, scaled_difference(2), a.value(), b.value());
-  t.accumulate_column_entries(b, scaled_difference(-2), a.value(), b.value());
-}
-// KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
-template <class S>
-void gaussian_kl_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), mu = t.input(out, 0), lv = t.input(out, 1);
-  const S* g = t.adjoint_of(id).data();
-  t.accumulate_column_entries(mu, [g]<class P>(Index j, const P& m) { return pmul(m, pset1<P>(g[j])); }, mu.value());
-  t.accumulate_column_entries(
-      lv, [g]<class P>(Index j, const P& l) { return pmul(psub(packet_exp(l), pset1<P>(1)), pset1<P>(S(0.5) * g[j])); },
-      lv.value());
-}
-// z = mu + exp(lv / 2) eps:  dmu += G,  dlv += G (z - mu) / 2,  deps += G exp(lv / 2).
-template <class S>
-void reparameterize_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> z = t.at(id), mu = t.input(z, 0), lv = t.input(z, 1), eps = t.input(z, 2);
-  const auto g = t.adjoint_of(id);
-  t.accumulate(mu, g);
-  t.accumulate_entries(
-      lv, []<class P>(const P& gi, const P& zi, const P& m) { return pmul(pmul(gi, psub(zi, m)), pset1<P>(0.5)); }, g,
-      z.value(), mu.value());
-  t.accumulate_entries(
-      eps, []<class P>(const P& gi, const P& l) { return pmul(gi, packet_exp(pmul(l, pset1<P>(0.5)))); }, g, lv.value());
-}
-
-}  // namespace detail
-
 /// Bernoulli negative log-likelihood of targets `x` in [0, 1] under logits `z`, per example:
 /// `-sum_i [x_i log sigmoid(z_i) + (1 - x_i) log(1 - sigmoid(z_i))]`, computed as
 /// `max(z, 0) - z x + log1p(exp(-|z|))`, finite for every logit. Returns 1 x batch, in nats.
 template <class S>
 Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
-  detail::require_same_tape("bce_with_logits", logits, targets);
   detail::require_shapes(logits.rows() == targets.rows() && logits.cols() == targets.cols(), "bce_with_logits",
                          "logits", logits, "targets", targets);
   Tape<S>& t = logits.tape();
-  const Var<S> out = t.record("bce_with_logits", detail::bce_with_logits_backward<S>, 1, logits.cols(), {logits, targets});
+  // l_j = sum_i [max(z,0) - z x + log1p(exp(-|z|))]:  dz += g_j (sigmoid(z) - x),  dx += -g_j z.
+  const Var<S> out = t.record("bce_with_logits", 1, logits.cols(), {logits, targets}, [z = logits, x = targets](Tape<S>& t, Var<S> out) {
+    using namespace detail;
+    const S* g = t.adjoint_of(out).data();
+    t.accumulate_column_entries(
+        z, [g]<class P>(Index j, const P& zj, const P& xj) { return pmul(psub(logistic(zj), xj), pset1<P>(g[j])); },
+        z.value(), x.value());
+    t.accumulate_column_entries(x, [g]<class P>(Index j, const P& zj) { return pmul(zj, pset1<P>(-g[j])); }, z.value());
+  });
   detail::column_sums(
       t.value_of(out).data(), logits.rows(), logits.cols(),
       []<class P>(const P& z, const P& x) {
@@ -80,10 +39,19 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
 /// loss in latent's units (summed over features, averaged over examples).
 template <class S>
 Var<S> squared_error(Var<S> a, Var<S> b) {
-  detail::require_same_tape("squared_error", a, b);
   detail::require_same_shape("squared_error", a, b);
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record("squared_error", detail::squared_error_backward<S>, 1, a.cols(), {a, b});
+  // l_j = sum_i (a - b)^2:  da += 2 g_j (a - b),  db -= 2 g_j (a - b).
+  const Var<S> out = t.record("squared_error", 1, a.cols(), {a, b}, [a, b](Tape<S>& t, Var<S> out) {
+    const S* g = t.adjoint_of(out).data();
+    const auto scaled_difference = [g](S factor) {
+      return [g, factor]<class P>(Index j, const P& x, const P& y) {
+        return detail::pmul(detail::psub(x, y), detail::pset1<P>(factor * g[j]));
+      };
+    };
+    t.accumulate_column_entries(a, scaled_difference(2), a.value(), b.value());
+    t.accumulate_column_entries(b, scaled_difference(-2), a.value(), b.value());
+  });
   detail::column_sums(
       t.value_of(out).data(), a.rows(), a.cols(),
       []<class P>(const P& x, const P& y) {
@@ -99,11 +67,18 @@ Var<S> squared_error(Var<S> a, Var<S> b) {
 /// `1/2 sum_i (mu_i^2 + exp(logvar_i) - 1 - logvar_i)`. Returns 1 x batch.
 template <class S>
 Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
-  detail::require_same_tape("gaussian_kl", mu, logvar);
   detail::require_shapes(mu.rows() == logvar.rows() && mu.cols() == logvar.cols(), "gaussian_kl", "mu", mu,
                          "logvar", logvar);
   Tape<S>& t = mu.tape();
-  const Var<S> out = t.record("gaussian_kl", detail::gaussian_kl_backward<S>, 1, mu.cols(), {mu, logvar});
+  // KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
+  const Var<S> out = t.record("gaussian_kl", 1, mu.cols(), {mu, logvar}, [mu, lv = logvar](Tape<S>& t, Var<S> out) {
+    using namespace detail;
+    const S* g = t.adjoint_of(out).data();
+    t.accumulate_column_entries(mu, [g]<class P>(Index j, const P& m) { return pmul(m, pset1<P>(g[j])); }, mu.value());
+    t.accumulate_column_entries(
+        lv, [g]<class P>(Index j, const P& l) { return pmul(psub(packet_exp(l), pset1<P>(1)), pset1<P>(S(0.5) * g[j])); },
+        lv.value());
+  });
   detail::column_sums(
       t.value_of(out).data(), mu.rows(), mu.cols(),
       []<class P>(const P& m, const P& lv) {
@@ -120,13 +95,21 @@ Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
 /// logvar. Shapes all equal.
 template <class S>
 Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
-  detail::require_same_tape("reparameterize", mu, logvar);
-  detail::require_same_tape("reparameterize", mu, eps);
   detail::require_shapes(mu.rows() == logvar.rows() && mu.cols() == logvar.cols(), "reparameterize", "mu", mu,
                          "logvar", logvar);
   detail::require_shapes(mu.rows() == eps.rows() && mu.cols() == eps.cols(), "reparameterize", "mu", mu, "eps", eps);
   Tape<S>& t = mu.tape();
-  const Var<S> z = t.record("reparameterize", detail::reparameterize_backward<S>, mu.rows(), mu.cols(), {mu, logvar, eps});
+  // z = mu + exp(lv / 2) eps:  dmu += G,  dlv += G (z - mu) / 2,  deps += G exp(lv / 2).
+  const Var<S> z = t.record("reparameterize", mu.rows(), mu.cols(), {mu, logvar, eps}, [mu, lv = logvar, eps](Tape<S>& t, Var<S> z) {
+    using namespace detail;
+    const auto g = t.adjoint_of(z);
+    t.accumulate(mu, g);
+    t.accumulate_entries(
+        lv, []<class P>(const P& gi, const P& zi, const P& m) { return pmul(pmul(gi, psub(zi, m)), pset1<P>(0.5)); }, g,
+        z.value(), mu.value());
+    t.accumulate_entries(
+        eps, []<class P>(const P& gi, const P& l) { return pmul(gi, packet_exp(pmul(l, pset1<P>(0.5)))); }, g, lv.value());
+  });
   detail::map_entries(
       t.value_of(z).data(), z.rows() * z.cols(), false,
       []<class P>(const P& m, const P& l, const P& e) {

@@ -7,48 +7,6 @@
 namespace latent::inline v0 {
 namespace detail {
 
-// C = A B:  dA += G B^T,  dB += A^T G.
-template <class S>
-void matmul_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> c = t.at(id), a = t.input(c, 0), b = t.input(c, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate_product(a, g, b.value().transpose());
-  t.accumulate_product(b, a.value().transpose(), g);
-}
-// C = A^T B:  dA += B G^T,  dB += A G.
-template <class S>
-void matmul_tn_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> c = t.at(id), a = t.input(c, 0), b = t.input(c, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate_product(a, b.value(), g.transpose());
-  t.accumulate_product(b, a.value(), g);
-}
-// C = A B^T:  dA += G B,  dB += G^T A.
-template <class S>
-void matmul_nt_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> c = t.at(id), a = t.input(c, 0), b = t.input(c, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate_product(a, g, b.value());
-  t.accumulate_product(b, g.transpose(), a.value());
-}
-// y = W x + b:  dW += G x^T,  dx += W^T G,  db += G 1.
-template <class S>
-void linear_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> y = t.at(id), w = t.input(y, 0), x = t.input(y, 1), b = t.input(y, 2);
-  const auto g = t.adjoint_of(id);
-  t.accumulate_product(w, g, x.value().transpose());
-  t.accumulate_product(x, w.value().transpose(), g);
-  t.accumulate_row_sums(b, g);
-}
-// y = a + b 1^T (b broadcast over columns):  da += G,  db += G 1.
-template <class S>
-void add_bias_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> y = t.at(id), a = t.input(y, 0), b = t.input(y, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate(a, g);
-  t.accumulate_row_sums(b, g);
-}
-
 // b must be a column with one entry per row of `a`.
 template <class S>
 void require_bias(const char* op, const char* a_name, Var<S> a, Var<S> b) {
@@ -57,19 +15,29 @@ void require_bias(const char* op, const char* a_name, Var<S> a, Var<S> b) {
                              shape_str(a.rows(), 1) + ")");
 }
 
-}  // namespace detail
-
-namespace detail {
-
-// Records op(A) op(B), op = transpose where `ta` / `tb`, after checking the inner sizes agree.
-template <class S>
-Var<S> product(const char* name, typename Tape<S>::BackwardFn backward, Var<S> a, Var<S> b, bool ta, bool tb,
-               const char* rule) {
-  require_same_tape(name, a, b);
+// Records C = op(A) op(B), op = transpose where `ta` / `tb`, after checking the inner sizes agree.
+// Its backward, with G the adjoint of C:
+//   C = A B:    dA += G B^T,  dB += A^T G.
+//   C = A^T B:  dA += B G^T,  dB += A G.
+//   C = A B^T:  dA += G B,    dB += G^T A.
+template <bool ta, bool tb, class S>
+Var<S> product(const char* name, Var<S> a, Var<S> b, const char* rule) {
   const GemmOperand<S> oa{a.value().data(), a.rows(), a.cols(), ta}, ob{b.value().data(), b.rows(), b.cols(), tb};
   require_shapes(oa.op_cols() == ob.op_rows(), name, "A", a, "B", b, rule);
   Tape<S>& t = a.tape();
-  const Var<S> c = t.record(name, backward, oa.op_rows(), ob.op_cols(), {a, b});
+  const Var<S> c = t.record(name, oa.op_rows(), ob.op_cols(), {a, b}, [a, b](Tape<S>& t, Var<S> c) {
+    const auto g = t.adjoint_of(c);
+    if constexpr (!ta && !tb) {
+      t.accumulate_product(a, g, b.value().transpose());
+      t.accumulate_product(b, a.value().transpose(), g);
+    } else if constexpr (ta) {
+      t.accumulate_product(a, b.value(), g.transpose());
+      t.accumulate_product(b, a.value(), g);
+    } else {
+      t.accumulate_product(a, g, b.value());
+      t.accumulate_product(b, g.transpose(), a.value());
+    }
+  });
   gemm(oa, ob, t.value_of(c).data(), false);
   t.finish(c);
   return c;
@@ -80,33 +48,37 @@ Var<S> product(const char* name, typename Tape<S>::BackwardFn backward, Var<S> a
 /// Matrix product `A B` (shapes m x k and k x n).
 template <class S>
 Var<S> matmul(Var<S> a, Var<S> b) {
-  return detail::product("matmul", detail::matmul_backward<S>, a, b, false, false, " (A.cols must equal B.rows)");
+  return detail::product<false, false>("matmul", a, b, " (A.cols must equal B.rows)");
 }
 
 /// `A^T B` without forming the transpose (shapes k x m and k x n).
 template <class S>
 Var<S> matmul_tn(Var<S> a, Var<S> b) {
-  return detail::product("matmul_tn", detail::matmul_tn_backward<S>, a, b, true, false, " (A.rows must equal B.rows)");
+  return detail::product<true, false>("matmul_tn", a, b, " (A.rows must equal B.rows)");
 }
 
 /// `A B^T` without forming the transpose (shapes m x k and n x k).
 template <class S>
 Var<S> matmul_nt(Var<S> a, Var<S> b) {
-  return detail::product("matmul_nt", detail::matmul_nt_backward<S>, a, b, false, true, " (A.cols must equal B.cols)");
+  return detail::product<false, true>("matmul_nt", a, b, " (A.cols must equal B.cols)");
 }
 
 /// The affine map of a dense layer, `W x + b`: W is out x in, x is in x batch, b is out x 1.
 /// One GEMM plus a broadcast add, one node on the tape.
 template <class S>
 Var<S> linear(Var<S> w, Var<S> x, Var<S> b) {
-  detail::require_same_tape("linear", w, x);
-  detail::require_same_tape("linear", w, b);
   if (w.cols() != x.rows())
     throw ShapeError("linear", "W is " + detail::shape_of(w) + " but x is " + detail::shape_of(x) +
                                    " (W.cols must equal x.rows)");
   detail::require_bias("linear", "W", w, b);
   Tape<S>& t = w.tape();
-  const Var<S> y = t.record("linear", detail::linear_backward<S>, w.rows(), x.cols(), {w, x, b});
+  // y = W x + b:  dW += G x^T,  dx += W^T G,  db += G 1.
+  const Var<S> y = t.record("linear", w.rows(), x.cols(), {w, x, b}, [w, x, b](Tape<S>& t, Var<S> y) {
+    const auto g = t.adjoint_of(y);
+    t.accumulate_product(w, g, x.value().transpose());
+    t.accumulate_product(x, w.value().transpose(), g);
+    t.accumulate_row_sums(b, g);
+  });
   auto v = t.value_of(y);
   detail::map_column_entries(v.data(), v.rows(), v.cols(), false, detail::column_value,
                              detail::BroadcastColumn<S>{b.value().data()});
@@ -118,10 +90,14 @@ Var<S> linear(Var<S> w, Var<S> x, Var<S> b) {
 /// `a + b 1^T`: adds the column `b` (rows x 1) to every column of `a`.
 template <class S>
 Var<S> add_bias(Var<S> a, Var<S> b) {
-  detail::require_same_tape("add_bias", a, b);
   detail::require_bias("add_bias", "a", a, b);
   Tape<S>& t = a.tape();
-  const Var<S> y = t.record("add_bias", detail::add_bias_backward<S>, a.rows(), a.cols(), {a, b});
+  // y = a + b 1^T:  da += G,  db += G 1.
+  const Var<S> y = t.record("add_bias", a.rows(), a.cols(), {a, b}, [a, b](Tape<S>& t, Var<S> y) {
+    const auto g = t.adjoint_of(y);
+    t.accumulate(a, g);
+    t.accumulate_row_sums(b, g);
+  });
   detail::map_column_entries(
       t.value_of(y).data(), a.rows(), a.cols(), false,
       []<class P>(Index, const P& x, const P& c) { return detail::padd(x, c); }, a.value().data(),

@@ -7,45 +7,14 @@
 namespace latent::inline v0 {
 namespace detail {
 
-// s = sum_ij a_ij:  da += g (broadcast).      m = s / n:  da += g / n (arg holds 1/n).
-template <class S>
-void sum_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0);
-  const S g = t.adjoint_of(id)(0, 0) * t.arg(out);
-  t.accumulate_entries(a, [g]<class P>() { return pset1<P>(g); });
-}
-// s_j = sum_i a_ij (1 x cols):  da_ij += g_j.
-template <class S>
-void colwise_sum_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0);
-  const S* g = t.adjoint_of(id).data();
-  t.accumulate_column_entries(a, [g]<class P>(Index j) { return pset1<P>(g[j]); });
-}
-// s_i = sum_j a_ij (rows x 1):  da_ij += g_i.
-template <class S>
-void rowwise_sum_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.accumulate_column_entries(a, column_value, BroadcastColumn<S>{t.adjoint_of(id).data()});
-}
-// out = c 1^T:  dc += G 1.
-template <class S>
-void broadcast_cols_backward(Tape<S>& t, std::int32_t id) {
-  t.accumulate_row_sums(t.input(t.at(id), 0), t.adjoint_of(id));
-}
-// l_j = log sum_i exp(a_ij):  da_ij += g_j softmax_j(a)_i = g_j exp(a_ij - l_j).
-template <class S>
-void colwise_logsumexp_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0);
-  const S *l = out.value().data(), *g = t.adjoint_of(id).data();
-  t.accumulate_column_entries(
-      a, [l, g]<class P>(Index j, const P& x) { return pmul(packet_exp(psub(x, pset1<P>(l[j]))), pset1<P>(g[j])); },
-      a.value());
-}
-
+// s = factor sum_ij a_ij (factor 1 for a sum, 1/n for a mean):  da += factor g (broadcast).
 template <class S>
 Var<S> reduce_all(const char* name, Var<S> a, S factor) {
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record(name, sum_backward<S>, 1, 1, {a}, factor);
+  const Var<S> out = t.record(name, 1, 1, {a}, [a, factor](Tape<S>& t, Var<S> out) {
+    const S g = t.adjoint_of(out)(0, 0) * factor;
+    t.accumulate_entries(a, [g]<class P>() { return pset1<P>(g); });
+  });
   S total;
   column_sums(&total, a.rows() * a.cols(), 1, unchanged, a.value().data());
   t.value_of(out)(0, 0) = total * factor;
@@ -72,7 +41,11 @@ Var<S> mean(Var<S> a) {
 template <class S>
 Var<S> colwise_sum(Var<S> a) {
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record("colwise_sum", detail::colwise_sum_backward<S>, 1, a.cols(), {a});
+  // s_j = sum_i a_ij (1 x cols):  da_ij += g_j.
+  const Var<S> out = t.record("colwise_sum", 1, a.cols(), {a}, [a](Tape<S>& t, Var<S> out) {
+    const S* g = t.adjoint_of(out).data();
+    t.accumulate_column_entries(a, [g]<class P>(Index j) { return detail::pset1<P>(g[j]); });
+  });
   detail::column_sums(t.value_of(out).data(), a.rows(), a.cols(), detail::unchanged, a.value().data());
   t.finish(out);
   return out;
@@ -82,7 +55,10 @@ Var<S> colwise_sum(Var<S> a) {
 template <class S>
 Var<S> rowwise_sum(Var<S> a) {
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record("rowwise_sum", detail::rowwise_sum_backward<S>, a.rows(), 1, {a});
+  // s_i = sum_j a_ij (rows x 1):  da_ij += g_i.
+  const Var<S> out = t.record("rowwise_sum", a.rows(), 1, {a}, [a](Tape<S>& t, Var<S> out) {
+    t.accumulate_column_entries(a, detail::column_value, detail::BroadcastColumn<S>{t.adjoint_of(out).data()});
+  });
   detail::row_sums(t.value_of(out).data(), a.value().data(), a.rows(), a.cols(), 0, a.rows(), false);
   t.finish(out);
   return out;
@@ -93,7 +69,10 @@ template <class S>
 Var<S> broadcast_cols(Var<S> column, Index cols) {
   if (column.cols() != 1) throw ShapeError("broadcast_cols", "expects a column but got " + detail::shape_of(column));
   Tape<S>& t = column.tape();
-  const Var<S> out = t.record("broadcast_cols", detail::broadcast_cols_backward<S>, column.rows(), cols, {column});
+  // out = c 1^T:  dc += G 1.
+  const Var<S> out = t.record("broadcast_cols", column.rows(), cols, {column}, [column](Tape<S>& t, Var<S> out) {
+    t.accumulate_row_sums(column, t.adjoint_of(out));
+  });
   detail::map_column_entries(t.value_of(out).data(), column.rows(), cols, false, detail::column_value,
                              detail::BroadcastColumn<S>{column.value().data()});
   return out;
@@ -104,7 +83,14 @@ Var<S> broadcast_cols(Var<S> column, Index cols) {
 template <class S>
 Var<S> colwise_logsumexp(Var<S> a) {
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record("colwise_logsumexp", detail::colwise_logsumexp_backward<S>, 1, a.cols(), {a});
+  // l_j = log sum_i exp(a_ij):  da_ij += g_j softmax_j(a)_i = g_j exp(a_ij - l_j).
+  const Var<S> out = t.record("colwise_logsumexp", 1, a.cols(), {a}, [a](Tape<S>& t, Var<S> out) {
+    using namespace detail;
+    const S *l = out.value().data(), *g = t.adjoint_of(out).data();
+    t.accumulate_column_entries(
+        a, [l, g]<class P>(Index j, const P& x) { return pmul(packet_exp(psub(x, pset1<P>(l[j]))), pset1<P>(g[j])); },
+        a.value());
+  });
   const auto x = a.value();
   auto v = t.value_of(out);
   for (Index j = 0; j < x.cols(); ++j) {

@@ -6,25 +6,6 @@
 #include "latent/autodiff/ops/checks.hpp"
 
 namespace latent::inline v0 {
-namespace detail {
-
-// out = a[start : start + count, :]:  da[start : start + count, :] += G. The start row is kept
-// in the node's scalar slot (exact in float up to 2^24 rows).
-template <class S>
-void slice_rows_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0);
-  t.adjoint(a).middleRows(Index(t.arg(out)), out.rows()) += t.adjoint_of(id);
-}
-// out = [a; b]:  da += G[top], db += G[bottom].
-template <class S>
-void concat_rows_backward(Tape<S>& t, std::int32_t id) {
-  const Var<S> out = t.at(id), a = t.input(out, 0), b = t.input(out, 1);
-  const auto g = t.adjoint_of(id);
-  t.accumulate(a, g.topRows(a.rows()));
-  t.accumulate(b, g.bottomRows(b.rows()));
-}
-
-}  // namespace detail
 
 /// Rows `start .. start + count - 1` of `a` (all columns).
 template <class S>
@@ -33,7 +14,10 @@ Var<S> slice_rows(Var<S> a, Index start, Index count) {
     throw ShapeError("slice_rows", "rows " + std::to_string(start) + ".." + std::to_string(start + count) +
                                        " are outside a " + detail::shape_of(a) + " matrix");
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record("slice_rows", detail::slice_rows_backward<S>, count, a.cols(), {a}, S(start));
+  // out = a[start : start + count, :]:  da[start : start + count, :] += G.
+  const Var<S> out = t.record("slice_rows", count, a.cols(), {a}, [a, start](Tape<S>& t, Var<S> out) {
+    t.adjoint(a).middleRows(start, out.rows()) += t.adjoint_of(out);
+  });
   t.value_of(out) = a.value().middleRows(start, count);
   return out;
 }
@@ -41,10 +25,14 @@ Var<S> slice_rows(Var<S> a, Index start, Index count) {
 /// `a` stacked on top of `b` (same number of columns).
 template <class S>
 Var<S> concat_rows(Var<S> a, Var<S> b) {
-  detail::require_same_tape("concat_rows", a, b);
   detail::require_shapes(a.cols() == b.cols(), "concat_rows", "a", a, "b", b, " (column counts must match)");
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record("concat_rows", detail::concat_rows_backward<S>, a.rows() + b.rows(), a.cols(), {a, b});
+  // out = [a; b]:  da += G[top], db += G[bottom].
+  const Var<S> out = t.record("concat_rows", a.rows() + b.rows(), a.cols(), {a, b}, [a, b](Tape<S>& t, Var<S> out) {
+    const auto g = t.adjoint_of(out);
+    t.accumulate(a, g.topRows(a.rows()));
+    t.accumulate(b, g.bottomRows(b.rows()));
+  });
   auto v = t.value_of(out);
   v.topRows(a.rows()) = a.value();
   v.bottomRows(b.rows()) = b.value();
