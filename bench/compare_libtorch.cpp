@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -115,6 +116,15 @@ void report_vs_torch(const std::string& metric, const char* unit, double scale, 
 
 }  // namespace
 
+// The CPU's model name from /proc/cpuinfo ("Intel(R) Xeon(R) Processor"), for the log: every
+// figure must name its CPU.
+static std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
 int main(int argc, char** argv) {
   // OpenBLAS reads its environment when the library loads: set it, then start again.
   if (const char* v = std::getenv("OPENBLAS_NUM_THREADS"); v == nullptr || std::string(v) != "1") {
@@ -147,6 +157,14 @@ int main(int argc, char** argv) {
   latent::set_num_threads(threads);
   torch::manual_seed(1);
   std::cout << "threads=" << threads << " repeats=" << repeats << " epoch_repeats=" << epochs_repeats << std::endl;
+  // Both libraries share the process's one OpenBLAS, so its kernel is LibTorch's too.
+  std::cout << "cpu=\"" << cpu_model() << "\" latent_products=\"" << latent::gemm_backend() << "\" libtorch_blas_core=\""
+#if defined(LATENT_USE_BLAS)
+            << latent::detail::blas_core()
+#else
+            << "unknown (latent built without OpenBLAS)"
+#endif
+            << "\"" << std::endl;
 
   const auto train = latent::fashion_mnist(latent::Split::train);
   const latent::Matrix<float> all = latent::to_unit<float>(train).features;  // 784 x 60000

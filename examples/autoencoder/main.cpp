@@ -120,7 +120,7 @@ int run(const Config& c) {
   latent::Tape<float> tape;
   latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
   std::cerr << "autoencoder (" << c.variant << "): " << ae.num_parameters() << " parameters, " << train.size()
-            << " training images, " << c.threads << " threads\n";
+            << " training images, " << c.threads << " threads, products on " << latent::gemm_backend() << "\n";
 
   std::vector<double> train_curve, test_curve;
   std::cout << std::fixed << std::setprecision(4);

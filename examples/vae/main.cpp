@@ -169,7 +169,7 @@ int run(const Config& c) {
   latent::Tape<float> tape;
   latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
   std::cerr << "vae: " << vae.num_parameters() << " parameters, " << train.size() << " training images, " << c.threads
-            << " threads\n";
+            << " threads, products on " << latent::gemm_backend() << "\n";
 
   std::vector<double> train_curve, test_curve;
   const double warmup_steps = c.warmup * double(batches.batches_per_epoch());

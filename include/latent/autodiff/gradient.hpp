@@ -8,8 +8,8 @@
 
 #include <Eigen/Core>
 
-#include "latent/autodiff/gemm.hpp"
-#include "latent/core/packet.hpp"
+#include "latent/kernels/gemm.hpp"
+#include "latent/kernels/lanes.hpp"
 #include "latent/core/scalar.hpp"
 
 namespace latent::inline v0 {
@@ -108,16 +108,13 @@ class Gradient {
   struct DenseColumn {
     const S* dense;
     template <class P>
-    P load(Index i) const { return Eigen::internal::ploadu<P>(dense + i); }
+    P load(Index i) const { return detail::load<P>(dense + i); }
   };
   struct OuterProductColumn {
     const S* u;
     S coefficient;
     template <class P>
-    P load(Index i) const {
-      using namespace Eigen::internal;
-      return pmul(ploadu<P>(u + i), pset1<P>(coefficient));
-    }
+    P load(Index i) const { return detail::load<P>(u + i) * P(coefficient); }
   };
   struct SumColumn {
     const S* dense;  // null if the dense part is zero
@@ -126,12 +123,11 @@ class Gradient {
     std::array<S, max_rank> coefficient;
     template <class P>
     P load(Index i) const {
-      using namespace Eigen::internal;
       Index r = 0;
-      P g = dense != nullptr ? ploadu<P>(dense + i)
-            : rank > 0       ? pmul(ploadu<P>(u + i), pset1<P>(coefficient[std::size_t(r++)]))
-                             : pset1<P>(S(0));
-      for (; r < rank; ++r) g = padd(g, pmul(ploadu<P>(u + r * rows + i), pset1<P>(coefficient[std::size_t(r)])));
+      P g = dense != nullptr ? detail::load<P>(dense + i)
+            : rank > 0       ? detail::load<P>(u + i) * P(coefficient[std::size_t(r++)])
+                             : P(S(0));
+      for (; r < rank; ++r) g = g + detail::load<P>(u + r * rows + i) * P(coefficient[std::size_t(r)]);
       return g;
     }
   };

@@ -13,10 +13,10 @@
 #include <Eigen/Core>
 
 #include "latent/autodiff/arena.hpp"
-#include "latent/autodiff/gemm.hpp"
+#include "latent/kernels/gemm.hpp"
 #include "latent/autodiff/gradient.hpp"
 #include "latent/core/error.hpp"
-#include "latent/core/map_entries.hpp"
+#include "latent/kernels/map_entries.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 

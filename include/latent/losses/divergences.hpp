@@ -27,10 +27,8 @@ namespace detail {
 // expm1(u) = e^u - 1 without the cancellation of exp(u) - 1 near u = 0: d/du = out + 1.
 struct Expm1Op {
   static constexpr const char* name = "expm1";
-  template <class P> static P forward(const P& a, const P&) { return latent::detail::packet_expm1(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) {
-    return Eigen::internal::padd(out, Eigen::internal::pset1<P>(1));
-  }
+  template <class P> static P forward(const P& a, const P&) { return expm1(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return out + P(1); }
 };
 
 template <class S>

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "latent/core/packet.hpp"
+#include "latent/kernels/packet.hpp"
 #include "latent/optim/optimizer.hpp"
 
 namespace latent::inline v0 {
@@ -65,19 +65,20 @@ class Adam : public Optimizer<S> {
   /// and writes theta, m, v once. As three Eigen assignments it took 0.38 ns per entry on one
   /// AVX-512 core, fused 0.29 (with `exact_sqrt`; docs/performance.md).
   [[gnu::flatten]] void update(typename Optimizer<S>::Block& block) override {
-    using namespace Eigen::internal;
+    using detail::load, detail::store;
     const S b1 = S(o_.beta1), b2 = S(o_.beta2);
     S* const theta = block.value.data();
     S* const m = block.slot(0).data();
     S* const v = block.slot(1).data();
     this->for_each_gradient_packet(block, o_.weight_decay, [&]<class P>(Index i, const P& g) {
-      const P th = ploadu<P>(theta + i);
-      const P m1 = detail::flush_subnormal(padd(pmul(pset1<P>(b1), ploadu<P>(m + i)), pmul(pset1<P>(S(1) - b1), g)));
-      const P v1 = detail::flush_subnormal(padd(pmul(pset1<P>(b2), ploadu<P>(v + i)), pmul(pset1<P>(S(1) - b2), pmul(g, g))));
-      pstoreu(m + i, m1);
-      pstoreu(v + i, v1);
-      const P denominator = padd(detail::exact_sqrt(v1), pset1<P>(eps_));
-      pstoreu(theta + i, psub(pmul(pset1<P>(shrink_), th), pdiv(pmul(pset1<P>(step_size_), m1), denominator)));
+      // m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,  theta = shrink theta - step m / (sqrt(v) + eps).
+      const P th = load<P>(theta + i);
+      const P m1 = detail::flush_subnormal(P(b1) * load<P>(m + i) + P(S(1) - b1) * g);
+      const P v1 = detail::flush_subnormal(P(b2) * load<P>(v + i) + P(S(1) - b2) * (g * g));
+      store(m + i, m1);
+      store(v + i, v1);
+      const P denominator = sqrt(v1) + P(eps_);
+      store(theta + i, P(shrink_) * th - P(step_size_) * m1 / denominator);
     });
   }
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "latent/core/error.hpp"
-#include "latent/core/packet.hpp"
+#include "latent/kernels/lanes.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
@@ -29,8 +29,7 @@ namespace detail {
 /// entries stand for are below 1e-30.
 template <class P>
 P flush_subnormal(const P& x) {
-  using namespace Eigen::internal;
-  return pandnot(x, pcmp_lt(pabs(x), pset1<P>(std::numeric_limits<scalar_of<P>>::min())));
+  return zero_where(abs(x) < P(std::numeric_limits<typename P::Scalar>::min()), x);
 }
 }  // namespace detail
 
@@ -202,15 +201,14 @@ class Optimizer {
   /// momentum 2.4x slower, docs/optim.md).
   template <class Body>
   static void for_each_gradient_packet(Block& b, double weight_decay, Body&& body) {
-    using namespace Eigen::internal;
     const Index rows = b.value.rows();
     const S decay = S(weight_decay);
     const S* const theta = b.value.data();
     b.gradient.for_each_column(b.first, b.count, [&](Index k, const auto& column) {
-      detail::for_each_packet<S>(rows, [&]<class P>(Index r) {
+      detail::for_each_lanes<S>(rows, [&]<class P>(Index r) {
         const Index i = k * rows + r;
         P g = column.template load<P>(r);
-        if (decay != 0) g = padd(g, pmul(pset1<P>(decay), ploadu<P>(theta + i)));
+        if (decay != 0) g = g + P(decay) * detail::load<P>(theta + i);
         body.template operator()<P>(i, g);
       });
     });

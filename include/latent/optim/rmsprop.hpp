@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "latent/core/packet.hpp"
+#include "latent/kernels/packet.hpp"
 #include "latent/optim/optimizer.hpp"
 
 namespace latent::inline v0 {
@@ -45,7 +45,7 @@ class RmsProp : public Optimizer<S> {
  protected:
   /// The RMSProp rule on one block of columns (see `Optimizer::update`).
   [[gnu::flatten]] void update(typename Optimizer<S>::Block& block) override {
-    using namespace Eigen::internal;
+    using detail::load, detail::store;
     const S alpha = S(o_.alpha), eps = S(o_.eps), lr = S(this->lr()), mu = S(o_.momentum);
     const bool momentum = o_.momentum > 0, centered = o_.centered;
     S* const theta = block.value.data();
@@ -53,25 +53,25 @@ class RmsProp : public Optimizer<S> {
     S* const buffer = momentum ? block.slot(1).data() : nullptr;
     S* const grad_avg = centered ? block.slot(momentum ? 2 : 1).data() : nullptr;
     const auto average = [&]<class P>(const P& old, const P& x) {
-      return detail::flush_subnormal(padd(pmul(pset1<P>(alpha), old), pmul(pset1<P>(S(1) - alpha), x)));
+      return detail::flush_subnormal(P(alpha) * old + P(S(1) - alpha) * x);
     };
     this->for_each_gradient_packet(block, o_.weight_decay, [&]<class P>(Index i, const P& g) {
-      const P s = average(ploadu<P>(square_avg + i), pmul(g, g));
-      pstoreu(square_avg + i, s);
+      const P s = average(load<P>(square_avg + i), g * g);
+      store(square_avg + i, s);
       P variance = s;
       if (centered) {
-        const P a = average(ploadu<P>(grad_avg + i), g);
-        pstoreu(grad_avg + i, a);
-        variance = psub(s, pmul(a, a));
+        const P a = average(load<P>(grad_avg + i), g);
+        store(grad_avg + i, a);
+        variance = s - a * a;
       }
-      const P d = padd(detail::exact_sqrt(variance), pset1<P>(eps));
-      const P th = ploadu<P>(theta + i);
+      const P d = sqrt(variance) + P(eps);
+      const P th = load<P>(theta + i);
       if (momentum) {
-        const P b = detail::flush_subnormal(padd(pmul(pset1<P>(mu), ploadu<P>(buffer + i)), pdiv(g, d)));
-        pstoreu(buffer + i, b);
-        pstoreu(theta + i, psub(th, pmul(pset1<P>(lr), b)));
+        const P b = detail::flush_subnormal(P(mu) * load<P>(buffer + i) + g / d);
+        store(buffer + i, b);
+        store(theta + i, th - P(lr) * b);
       } else {
-        pstoreu(theta + i, psub(th, pdiv(pmul(pset1<P>(lr), g), d)));
+        store(theta + i, th - P(lr) * g / d);
       }
     });
   }

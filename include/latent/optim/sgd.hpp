@@ -45,7 +45,7 @@ class Sgd : public Optimizer<S> {
   /// The SGD rule on one block of columns (see `Optimizer::update`), in one pass over the
   /// gradient (`Optimizer::for_each_gradient_packet`).
   [[gnu::flatten]] void update(typename Optimizer<S>::Block& block) override {
-    using namespace Eigen::internal;
+    using detail::load, detail::store;
     const S lr = S(this->lr()), mu = S(o_.momentum), damped = S(1 - o_.dampening);
     const bool momentum = o_.momentum != 0, first = this->steps() == 1, nesterov = o_.nesterov;
     S* const theta = block.value.data();
@@ -54,11 +54,11 @@ class Sgd : public Optimizer<S> {
       P step = g;
       if (momentum) {
         // PyTorch starts the buffer at g itself, undamped.
-        const P b = first ? g : detail::flush_subnormal(padd(pmul(pset1<P>(mu), ploadu<P>(buffer + i)), pmul(pset1<P>(damped), g)));
-        pstoreu(buffer + i, b);
-        step = nesterov ? padd(g, pmul(pset1<P>(mu), b)) : b;
+        const P b = first ? g : detail::flush_subnormal(P(mu) * load<P>(buffer + i) + P(damped) * g);
+        store(buffer + i, b);
+        step = nesterov ? g + P(mu) * b : b;
       }
-      pstoreu(theta + i, psub(ploadu<P>(theta + i), pmul(pset1<P>(lr), step)));
+      store(theta + i, load<P>(theta + i) - P(lr) * step);
     });
   }
 

@@ -10,44 +10,44 @@ namespace detail {
 
 struct ReluOp {
   static constexpr const char* name = "relu";
-  template <class P> static P forward(const P& a, const P&) { return pmax(a, pset1<P>(0)); }
+  template <class P> static P forward(const P& a, const P&) { return max(a, P(0)); }
   template <class P> static P derivative(const P& a, const P&, const P&) { return positive_indicator(a); }
 };
 // leaky_relu(a) = a for a > 0, slope * a otherwise.
 struct LeakyReluOp {
   static constexpr const char* name = "leaky_relu";
   template <class P> static P forward(const P& a, const P& slope) {
-    return pselect(positive_mask(a), a, pmul(slope, a));
+    return select(a > P(0), a, slope * a);
   }
   template <class P> static P derivative(const P& a, const P&, const P& slope) {
-    return pselect(positive_mask(a), pset1<P>(1), slope);
+    return select(a > P(0), P(1), slope);
   }
 };
 // elu(a) = a for a > 0, alpha (e^a - 1) otherwise; its derivative there is out + alpha.
 struct EluOp {
   static constexpr const char* name = "elu";
   template <class P> static P forward(const P& a, const P& alpha) {
-    return pselect(positive_mask(a), a, pmul(alpha, psub(packet_exp(a), pset1<P>(1))));
+    return select(a > P(0), a, alpha * (exp(a) - P(1)));
   }
   template <class P> static P derivative(const P& a, const P& out, const P& alpha) {
-    return pselect(positive_mask(a), pset1<P>(1), padd(out, alpha));
+    return select(a > P(0), P(1), out + alpha);
   }
 };
 struct SigmoidOp {
   static constexpr const char* name = "sigmoid";
   template <class P> static P forward(const P& a, const P&) { return logistic(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return pmul(out, psub(pset1<P>(1), out)); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return out * (P(1) - out); }
 };
 struct TanhOp {
   static constexpr const char* name = "tanh";
-  template <class P> static P forward(const P& a, const P&) { return packet_tanh(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return psub(pset1<P>(1), pmul(out, out)); }
+  template <class P> static P forward(const P& a, const P&) { return tanh(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return P(1) - out * out; }
 };
 // softplus(a) = log(1 + e^a) = max(a, 0) + log1p(e^-|a|), finite for every a; derivative sigmoid(a).
 struct SoftplusOp {
   static constexpr const char* name = "softplus";
   template <class P> static P forward(const P& a, const P&) {
-    return padd(pmax(a, pset1<P>(0)), log1p_exp_minus_abs(a));
+    return max(a, P(0)) + log1p_exp_minus_abs(a);
   }
   template <class P> static P derivative(const P& a, const P&, const P&) { return logistic(a); }
 };

@@ -7,18 +7,13 @@
 #include <type_traits>
 
 #include "latent/autodiff/ops/checks.hpp"
-#include "latent/core/map_entries.hpp"
+#include "latent/kernels/map_entries.hpp"
 
 namespace latent::inline v0 {
 namespace detail {
 
-// The packet functions the ops below are written in; each takes a packet or a scalar.
-using Eigen::internal::pabs, Eigen::internal::padd, Eigen::internal::pand, Eigen::internal::pcmp_lt,
-    Eigen::internal::pdiv, Eigen::internal::pmax, Eigen::internal::pmin, Eigen::internal::pmul,
-    Eigen::internal::pnegate, Eigen::internal::pselect, Eigen::internal::pset1, Eigen::internal::psub;
-
 /// Records `Op` applied entry by entry: `Op::forward(a, arg)` gives the value and
-/// `Op::derivative(a, out, arg)` gives d out / d a, both on packets (or scalars) of the same type
+/// `Op::derivative(a, out, arg)` gives d out / d a, both on `Lanes` of one packet (or entry),
 /// with `arg` broadcast, so the backward pass is `da += G .* derivative`. `arg` carries a
 /// parameter such as a slope.
 template <class Op, class S>
@@ -26,86 +21,80 @@ Var<S> unary(Var<S> a, S arg = S(0)) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(Op::name, a.rows(), a.cols(), {a}, [a, arg](Tape<S>& t, Var<S> out) {
     t.accumulate_entries(
-        a, [arg]<class P>(const P& g, const P& x, const P& y) { return pmul(g, Op::derivative(x, y, pset1<P>(arg))); },
+        a, [arg]<class P>(const P& g, const P& x, const P& y) { return g * Op::derivative(x, y, P(arg)); },
         t.adjoint_of(out), a.value(), out.value());
   });
   map_entries(t.value_of(out).data(), a.rows() * a.cols(), false,
-              [arg]<class P>(const P& x) { return Op::forward(x, pset1<P>(arg)); }, a.value().data());
+              [arg]<class P>(const P& x) { return Op::forward(x, P(arg)); }, a.value().data());
   t.finish(out);
   return out;
-}
-
-/// All bits set where a > 0, else none: a mask for `pselect` and `pand`.
-template <class P>
-P positive_mask(const P& a) {
-  return pcmp_lt(pset1<P>(0), a);
 }
 
 /// 1 where a > 0, else 0.
 template <class P>
 P positive_indicator(const P& a) {
-  return pand(positive_mask(a), pset1<P>(1));
+  return (a > P(0)) & P(1);
 }
 
 /// log(1 + e^-|a|), finite for every a: softplus(a) = log(1 + e^a) = max(a, 0) + this, and the
 /// BCE from logits z, softplus(z) - z x, is written with it too (the log-sum-exp form).
 template <class P>
 P log1p_exp_minus_abs(const P& a) {
-  return packet_log1p(packet_exp(pnegate(pabs(a))));
+  return log1p(exp(-abs(a)));
 }
 
 /// 1 / (1 + e^-a); for a -> -inf, e^-a -> inf and the quotient -> 0 without NaN.
 template <class P>
 P logistic(const P& a) {
-  return pdiv(pset1<P>(1), padd(pset1<P>(1), packet_exp(pnegate(a))));
+  return P(1) / (P(1) + exp(-a));
 }
 
 struct ExpOp {
   static constexpr const char* name = "exp";
-  template <class P> static P forward(const P& a, const P&) { return packet_exp(a); }
+  template <class P> static P forward(const P& a, const P&) { return exp(a); }
   template <class P> static P derivative(const P&, const P& out, const P&) { return out; }
 };
 struct LogOp {
   static constexpr const char* name = "log";
-  template <class P> static P forward(const P& a, const P&) { return packet_log(a); }
-  template <class P> static P derivative(const P& a, const P&, const P&) { return pdiv(pset1<P>(1), a); }
+  template <class P> static P forward(const P& a, const P&) { return log(a); }
+  template <class P> static P derivative(const P& a, const P&, const P&) { return P(1) / a; }
 };
 struct SquareOp {
   static constexpr const char* name = "square";
-  template <class P> static P forward(const P& a, const P&) { return pmul(a, a); }
-  template <class P> static P derivative(const P& a, const P&, const P&) { return pmul(pset1<P>(2), a); }
+  template <class P> static P forward(const P& a, const P&) { return a * a; }
+  template <class P> static P derivative(const P& a, const P&, const P&) { return P(2) * a; }
 };
 struct SqrtOp {
   static constexpr const char* name = "sqrt";
-  template <class P> static P forward(const P& a, const P&) { return exact_sqrt(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return pdiv(pset1<P>(0.5), out); }
+  template <class P> static P forward(const P& a, const P&) { return sqrt(a); }
+  template <class P> static P derivative(const P&, const P& out, const P&) { return P(0.5) / out; }
 };
 // d|a|/da = sign(a), 0 at 0.
 struct AbsOp {
   static constexpr const char* name = "abs";
-  template <class P> static P forward(const P& a, const P&) { return pabs(a); }
+  template <class P> static P forward(const P& a, const P&) { return abs(a); }
   template <class P> static P derivative(const P& a, const P&, const P&) {
-    return psub(positive_indicator(a), positive_indicator(pnegate(a)));
+    return positive_indicator(a) - positive_indicator(-a);
   }
 };
 struct ScaleOp {
   static constexpr const char* name = "scale";
-  template <class P> static P forward(const P& a, const P& s) { return pmul(a, s); }
+  template <class P> static P forward(const P& a, const P& s) { return a * s; }
   template <class P> static P derivative(const P&, const P&, const P& s) { return s; }
 };
 struct ShiftOp {
   static constexpr const char* name = "shift";
-  template <class P> static P forward(const P& a, const P& s) { return padd(a, s); }
-  template <class P> static P derivative(const P&, const P&, const P&) { return pset1<P>(1); }
+  template <class P> static P forward(const P& a, const P& s) { return a + s; }
+  template <class P> static P derivative(const P&, const P&, const P&) { return P(1); }
 };
 
 // clamp_probability(a, eps) = min(max(a, eps), 1 - eps): gradient 1 strictly inside, 0 where
 // clamped (as torch.clamp).
 struct ClampProbabilityOp {
   static constexpr const char* name = "clamp_probability";
-  template <class P> static P forward(const P& a, const P& eps) { return pmin(pmax(a, eps), psub(pset1<P>(1), eps)); }
+  template <class P> static P forward(const P& a, const P& eps) { return min(max(a, eps), P(1) - eps); }
   template <class P> static P derivative(const P& a, const P&, const P& eps) {
-    return pand(pand(pcmp_lt(eps, a), pcmp_lt(a, psub(pset1<P>(1), eps))), pset1<P>(1));
+    return (eps < a) & (a < P(1) - eps) & P(1);
   }
 };
 
@@ -128,10 +117,9 @@ Var<S> binary(const char* name, Var<S> a, Var<S> b, const F& forward, const B& b
 /// Entrywise `a + b` (same shapes).
 template <class S>
 Var<S> add(Var<S> a, Var<S> b) {
-  using namespace detail;
   // da += G, db += G.
-  return binary(
-      "add", a, b, []<class P>(const P& x, const P& y) { return padd(x, y); },
+  return detail::binary(
+      "add", a, b, []<class P>(const P& x, const P& y) { return x + y; },
       [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
         t.accumulate(a, t.adjoint_of(out));
         t.accumulate(b, t.adjoint_of(out));
@@ -140,24 +128,22 @@ Var<S> add(Var<S> a, Var<S> b) {
 /// Entrywise `a - b` (same shapes).
 template <class S>
 Var<S> sub(Var<S> a, Var<S> b) {
-  using namespace detail;
   // da += G, db -= G.
-  return binary(
-      "sub", a, b, []<class P>(const P& x, const P& y) { return psub(x, y); },
+  return detail::binary(
+      "sub", a, b, []<class P>(const P& x, const P& y) { return x - y; },
       [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
         t.accumulate(a, t.adjoint_of(out));
-        t.accumulate_entries(b, []<class P>(const P& g) { return pnegate(g); }, t.adjoint_of(out));
+        t.accumulate_entries(b, []<class P>(const P& g) { return -g; }, t.adjoint_of(out));
       });
 }
 /// Entrywise (Hadamard) product `a .* b` (same shapes). Matrix products are `matmul`.
 template <class S>
 Var<S> mul(Var<S> a, Var<S> b) {
-  using namespace detail;
   // da += G .* b, db += G .* a.
-  return binary(
-      "mul", a, b, []<class P>(const P& x, const P& y) { return pmul(x, y); },
+  return detail::binary(
+      "mul", a, b, []<class P>(const P& x, const P& y) { return x * y; },
       [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
-        const auto product = []<class P>(const P& g, const P& x) { return pmul(g, x); };
+        const auto product = []<class P>(const P& g, const P& x) { return g * x; };
         t.accumulate_entries(a, product, t.adjoint_of(out), b.value());
         t.accumulate_entries(b, product, t.adjoint_of(out), a.value());
       });
@@ -165,14 +151,13 @@ Var<S> mul(Var<S> a, Var<S> b) {
 /// Entrywise quotient `a ./ b` (same shapes).
 template <class S>
 Var<S> div(Var<S> a, Var<S> b) {
-  using namespace detail;
   // da += G ./ b, db -= G .* out ./ b.
-  return binary(
-      "div", a, b, []<class P>(const P& x, const P& y) { return pdiv(x, y); },
+  return detail::binary(
+      "div", a, b, []<class P>(const P& x, const P& y) { return x / y; },
       [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
-        t.accumulate_entries(a, []<class P>(const P& g, const P& y) { return pdiv(g, y); }, t.adjoint_of(out), b.value());
+        t.accumulate_entries(a, []<class P>(const P& g, const P& y) { return g / y; }, t.adjoint_of(out), b.value());
         t.accumulate_entries(
-            b, []<class P>(const P& g, const P& q, const P& y) { return pnegate(pdiv(pmul(g, q), y)); },
+            b, []<class P>(const P& g, const P& q, const P& y) { return -(g * q / y); },
             t.adjoint_of(out), out.value(), b.value());
       });
 }

@@ -17,19 +17,15 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
   Tape<S>& t = logits.tape();
   // l_j = sum_i [max(z,0) - z x + log1p(exp(-|z|))]:  dz += g_j (sigmoid(z) - x),  dx += -g_j z.
   const Var<S> out = t.record("bce_with_logits", 1, logits.cols(), {logits, targets}, [z = logits, x = targets](Tape<S>& t, Var<S> out) {
-    using namespace detail;
     const S* g = t.adjoint_of(out).data();
     t.accumulate_column_entries(
-        z, [g]<class P>(Index j, const P& zj, const P& xj) { return pmul(psub(logistic(zj), xj), pset1<P>(g[j])); },
+        z, [g]<class P>(Index j, const P& zj, const P& xj) { return (detail::logistic(zj) - xj) * P(g[j]); },
         z.value(), x.value());
-    t.accumulate_column_entries(x, [g]<class P>(Index j, const P& zj) { return pmul(zj, pset1<P>(-g[j])); }, z.value());
+    t.accumulate_column_entries(x, [g]<class P>(Index j, const P& zj) { return zj * P(-g[j]); }, z.value());
   });
   detail::column_sums(
       t.value_of(out).data(), logits.rows(), logits.cols(),
-      []<class P>(const P& z, const P& x) {
-        using namespace detail;
-        return padd(psub(pmax(z, pset1<P>(0)), pmul(z, x)), log1p_exp_minus_abs(z));
-      },
+      []<class P>(const P& z, const P& x) { return max(z, P(0)) - z * x + detail::log1p_exp_minus_abs(z); },
       logits.value().data(), targets.value().data());
   t.finish(out);
   return out;
@@ -46,7 +42,7 @@ Var<S> squared_error(Var<S> a, Var<S> b) {
     const S* g = t.adjoint_of(out).data();
     const auto scaled_difference = [g](S factor) {
       return [g, factor]<class P>(Index j, const P& x, const P& y) {
-        return detail::pmul(detail::psub(x, y), detail::pset1<P>(factor * g[j]));
+        return (x - y) * P(factor * g[j]);
       };
     };
     t.accumulate_column_entries(a, scaled_difference(2), a.value(), b.value());
@@ -55,8 +51,8 @@ Var<S> squared_error(Var<S> a, Var<S> b) {
   detail::column_sums(
       t.value_of(out).data(), a.rows(), a.cols(),
       []<class P>(const P& x, const P& y) {
-        const P d = detail::psub(x, y);
-        return detail::pmul(d, d);
+        const P d = x - y;
+        return d * d;
       },
       a.value().data(), b.value().data());
   t.finish(out);
@@ -72,19 +68,15 @@ Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
   Tape<S>& t = mu.tape();
   // KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
   const Var<S> out = t.record("gaussian_kl", 1, mu.cols(), {mu, logvar}, [mu, lv = logvar](Tape<S>& t, Var<S> out) {
-    using namespace detail;
     const S* g = t.adjoint_of(out).data();
-    t.accumulate_column_entries(mu, [g]<class P>(Index j, const P& m) { return pmul(m, pset1<P>(g[j])); }, mu.value());
+    t.accumulate_column_entries(mu, [g]<class P>(Index j, const P& m) { return m * P(g[j]); }, mu.value());
     t.accumulate_column_entries(
-        lv, [g]<class P>(Index j, const P& l) { return pmul(psub(packet_exp(l), pset1<P>(1)), pset1<P>(S(0.5) * g[j])); },
+        lv, [g]<class P>(Index j, const P& l) { return (exp(l) - P(1)) * P(S(0.5) * g[j]); },
         lv.value());
   });
   detail::column_sums(
       t.value_of(out).data(), mu.rows(), mu.cols(),
-      []<class P>(const P& m, const P& lv) {
-        using namespace detail;
-        return pmul(pset1<P>(0.5), psub(psub(padd(pmul(m, m), packet_exp(lv)), pset1<P>(1)), lv));
-      },
+      []<class P>(const P& m, const P& lv) { return P(0.5) * (m * m + exp(lv) - P(1) - lv); },
       mu.value().data(), logvar.value().data());
   t.finish(out);
   return out;
@@ -101,21 +93,17 @@ Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
   Tape<S>& t = mu.tape();
   // z = mu + exp(lv / 2) eps:  dmu += G,  dlv += G (z - mu) / 2,  deps += G exp(lv / 2).
   const Var<S> z = t.record("reparameterize", mu.rows(), mu.cols(), {mu, logvar, eps}, [mu, lv = logvar, eps](Tape<S>& t, Var<S> z) {
-    using namespace detail;
     const auto g = t.adjoint_of(z);
     t.accumulate(mu, g);
     t.accumulate_entries(
-        lv, []<class P>(const P& gi, const P& zi, const P& m) { return pmul(pmul(gi, psub(zi, m)), pset1<P>(0.5)); }, g,
+        lv, []<class P>(const P& gi, const P& zi, const P& m) { return gi * (zi - m) * P(0.5); }, g,
         z.value(), mu.value());
     t.accumulate_entries(
-        eps, []<class P>(const P& gi, const P& l) { return pmul(gi, packet_exp(pmul(l, pset1<P>(0.5)))); }, g, lv.value());
+        eps, []<class P>(const P& gi, const P& l) { return gi * exp(l * P(0.5)); }, g, lv.value());
   });
   detail::map_entries(
       t.value_of(z).data(), z.rows() * z.cols(), false,
-      []<class P>(const P& m, const P& l, const P& e) {
-        using namespace detail;
-        return padd(m, pmul(packet_exp(pmul(l, pset1<P>(0.5))), e));
-      },
+      []<class P>(const P& m, const P& l, const P& e) { return m + exp(l * P(0.5)) * e; },
       mu.value().data(), logvar.value().data(), eps.value().data());
   t.finish(z);
   return z;

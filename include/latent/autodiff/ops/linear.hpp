@@ -100,7 +100,7 @@ Var<S> add_bias(Var<S> a, Var<S> b) {
   });
   detail::map_column_entries(
       t.value_of(y).data(), a.rows(), a.cols(), false,
-      []<class P>(Index, const P& x, const P& c) { return detail::padd(x, c); }, a.value().data(),
+      []<class P>(Index, const P& x, const P& c) { return x + c; }, a.value().data(),
       detail::BroadcastColumn<S>{b.value().data()});
   t.finish(y);
   return y;

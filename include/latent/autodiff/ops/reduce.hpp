@@ -13,7 +13,7 @@ Var<S> reduce_all(const char* name, Var<S> a, S factor) {
   Tape<S>& t = a.tape();
   const Var<S> out = t.record(name, 1, 1, {a}, [a, factor](Tape<S>& t, Var<S> out) {
     const S g = t.adjoint_of(out)(0, 0) * factor;
-    t.accumulate_entries(a, [g]<class P>() { return pset1<P>(g); });
+    t.accumulate_entries(a, [g]<class P>() { return P(g); });
   });
   S total;
   column_sums(&total, a.rows() * a.cols(), 1, unchanged, a.value().data());
@@ -44,7 +44,7 @@ Var<S> colwise_sum(Var<S> a) {
   // s_j = sum_i a_ij (1 x cols):  da_ij += g_j.
   const Var<S> out = t.record("colwise_sum", 1, a.cols(), {a}, [a](Tape<S>& t, Var<S> out) {
     const S* g = t.adjoint_of(out).data();
-    t.accumulate_column_entries(a, [g]<class P>(Index j) { return detail::pset1<P>(g[j]); });
+    t.accumulate_column_entries(a, [g]<class P>(Index j) { return P(g[j]); });
   });
   detail::column_sums(t.value_of(out).data(), a.rows(), a.cols(), detail::unchanged, a.value().data());
   t.finish(out);
@@ -85,10 +85,9 @@ Var<S> colwise_logsumexp(Var<S> a) {
   Tape<S>& t = a.tape();
   // l_j = log sum_i exp(a_ij):  da_ij += g_j softmax_j(a)_i = g_j exp(a_ij - l_j).
   const Var<S> out = t.record("colwise_logsumexp", 1, a.cols(), {a}, [a](Tape<S>& t, Var<S> out) {
-    using namespace detail;
     const S *l = out.value().data(), *g = t.adjoint_of(out).data();
     t.accumulate_column_entries(
-        a, [l, g]<class P>(Index j, const P& x) { return pmul(packet_exp(psub(x, pset1<P>(l[j]))), pset1<P>(g[j])); },
+        a, [l, g]<class P>(Index j, const P& x) { return exp(x - P(l[j])) * P(g[j]); },
         a.value());
   });
   const auto x = a.value();

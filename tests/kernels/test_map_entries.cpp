@@ -2,7 +2,7 @@
 // same bits whatever the thread count; and the packet math functions it is written in, which must
 // give what Eigen's own expressions give (the ops were Eigen expressions before).
 
-#include <latent/core/map_entries.hpp>
+#include <latent/kernels/map_entries.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -43,7 +43,7 @@ template <class S>
 Array<S> tanh_times(const Array<S>& x, const Array<S>& y, Array<S> out, bool add, int threads) {
   latent::set_num_threads(threads);
   detail::map_entries(out.data(), out.size(), add,
-                      []<class P>(const P& a, const P& b) { return Eigen::internal::pmul(detail::packet_tanh(a), b); },
+                      []<class P>(const P& a, const P& b) { return tanh(a) * b; },
                       x.data(), y.data());
   latent::set_num_threads(1);
   return out;
@@ -79,11 +79,11 @@ template <class S>
 void check_packet_math() {
   const Array<S> x = normal<S>(64 * Eigen::internal::packet_traits<S>::size, 4);
   const Array<S> positive = x.abs() + S(0.01);
-  CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return detail::packet_exp(a); }), Array<S>(x.exp())));
-  CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return detail::packet_expm1(a); }), Array<S>(x.expm1())));
-  CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return detail::packet_tanh(a); }), Array<S>(x.tanh())));
-  CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return detail::packet_log(a); }), Array<S>(positive.log())));
-  CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return detail::packet_log1p(a); }),
+  CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return exp(a); }), Array<S>(x.exp())));
+  CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return expm1(a); }), Array<S>(x.expm1())));
+  CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return tanh(a); }), Array<S>(x.tanh())));
+  CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return log(a); }), Array<S>(positive.log())));
+  CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return log1p(a); }),
                   Array<S>(positive.log1p())));
 }
 
@@ -94,11 +94,11 @@ void check_column_kernels(Index rows, Index cols) {
   INFO(rows << " x " << cols);
   const Array<S> x = normal<S>(rows * cols, 5), y = normal<S>(rows * cols, 6), bias = normal<S>(rows, 7);
   Array<S> sums(cols), row_total(rows), shifted(rows * cols);
-  detail::column_sums(sums.data(), rows, cols, []<class P>(const P& a, const P& b) { return Eigen::internal::pmul(a, b); },
+  detail::column_sums(sums.data(), rows, cols, []<class P>(const P& a, const P& b) { return a * b; },
                       x.data(), y.data());
   detail::row_sums(row_total.data(), x.data(), rows, cols, 0, rows, false);
   detail::map_column_entries(shifted.data(), rows, cols, false,
-                             []<class P>(Index, const P& a, const P& c) { return Eigen::internal::padd(a, c); }, x.data(),
+                             []<class P>(Index, const P& a, const P& c) { return a + c; }, x.data(),
                              detail::BroadcastColumn<S>{bias.data()});
   const S tolerance = 8 * std::numeric_limits<S>::epsilon() * S(std::max(rows, cols));
   for (Index j = 0; j < cols; ++j) {
@@ -118,7 +118,7 @@ void check_column_kernels(Index rows, Index cols) {
 
 }  // namespace
 
-TEST_CASE("column_sums, row_sums and broadcast columns match plain loops, tails included", "[core]") {
+TEST_CASE("column_sums, row_sums and broadcast columns match plain loops, tails included", "[kernels]") {
   constexpr Index width = Eigen::internal::packet_traits<float>::size;
   for (Index rows : {Index(1), width - 1, width, 3 * width + 5})
     for (Index cols : {Index(1), Index(7)}) {
@@ -127,12 +127,12 @@ TEST_CASE("column_sums, row_sums and broadcast columns match plain loops, tails 
     }
 }
 
-TEST_CASE("map_entries writes every entry once, assigned or added, the same bits on 1 and 2 threads", "[core]") {
+TEST_CASE("map_entries writes every entry once, assigned or added, the same bits on 1 and 2 threads", "[kernels]") {
   check_map_entries<float>();
   check_map_entries<double>();
 }
 
-TEST_CASE("the packet math functions give the bits of Eigen's own expressions", "[core]") {
+TEST_CASE("the packet math functions give the bits of Eigen's own expressions", "[kernels]") {
   check_packet_math<float>();
   check_packet_math<double>();
 }

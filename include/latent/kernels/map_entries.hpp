@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "latent/core/packet.hpp"
 #include "latent/core/parallel.hpp"
+#include "latent/kernels/lanes.hpp"
 
 namespace latent::inline v0::detail {
 
@@ -17,11 +17,14 @@ void write_entry(S* out, Index i, bool add, P v) {
   if (add) v = Eigen::internal::padd(Eigen::internal::ploadu<P>(out + i), v);
   Eigen::internal::pstoreu(out + i, v);
 }
+template <class R, class S>
+void write_entry(S* out, Index i, bool add, const Lanes<R>& v) {
+  write_entry(out, i, add, v.raw);
+}
 
 /// out[i] = f(x[i]...) for every i in [0, n), or out[i] += f(x[i]...) when `add`, each x an
-/// array of n entries. `f` is a template lambda over the packet type, written with Eigen's `p*`
-/// functions (`[]<class P>(const P& a, const P& b) { return pmul(a, b); }`), so one formula runs
-/// on whole packets and on the tail. Threads take runs of whole packets and the last one the
+/// array of n entries. `f` is a template lambda over `Lanes` (`[]<class P>(const P& a, const P& b)
+/// { return a * b; }`), so one formula runs on whole packets and on the tail. Threads take runs of whole packets and the last one the
 /// tail, so every entry is computed the same way whatever the thread count.
 ///
 /// Why not an Eigen expression: each one instantiates an evaluator per node and a loop per
@@ -33,8 +36,8 @@ void map_entries(S* out, Index n, bool add, const F& f, const X*... x) {
   const int threads = threads_for(n, std::max<Index>(1, packets));
   on_threads(threads, [&](int t) {
     const auto [first, last] = share_of(packets, t, threads);
-    for_each_packet<S>(first * width, t + 1 == threads ? n : last * width, [&]<class P>(Index i) {
-      write_entry(out, i, add, f.template operator()<P>(Eigen::internal::ploadu<P>(x + i)...));
+    for_each_lanes<S>(first * width, t + 1 == threads ? n : last * width, [&]<class P>(Index i) {
+      write_entry(out, i, add, f.template operator()<P>(load<P>(x + i)...));
     });
   });
 }
@@ -49,11 +52,11 @@ struct BroadcastColumn {
 /// or a broadcast column.
 template <class P, class S>
 P load_entry(const S* x, Index rows, Index j, Index r) {
-  return Eigen::internal::ploadu<P>(x + j * rows + r);
+  return load<P>(x + j * rows + r);
 }
 template <class P, class S>
 P load_entry(BroadcastColumn<S> x, Index, Index, Index r) {
-  return Eigen::internal::ploadu<P>(x.data + r);
+  return load<P>(x.data + r);
 }
 
 /// `map_entries` on a `rows x cols` matrix, column by column, with f also given the column:
@@ -63,7 +66,7 @@ template <class S, class F, class... X>
 void map_column_entries(S* out, Index rows, Index cols, bool add, const F& f, const X&... x) {
   for_each_column_block(rows, cols, [&](Index c, Index k) {
     for (Index j = c; j < c + k; ++j)
-      for_each_packet<S>(0, rows, [&]<class P>(Index r) {
+      for_each_lanes<S>(0, rows, [&]<class P>(Index r) {
         write_entry(out + j * rows, r, add, f.template operator()<P>(j, load_entry<P>(x, rows, j, r)...));
       });
   });
@@ -77,12 +80,12 @@ void column_sums(S* out, Index rows, Index cols, const F& f, const X&... x) {
     for (Index j = c; j < c + k; ++j) {
       Packet<S> packets = Eigen::internal::pset1<Packet<S>>(S(0));
       S tail = 0;
-      for_each_packet<S>(0, rows, [&]<class P>(Index r) {
+      for_each_lanes<S>(0, rows, [&]<class P>(Index r) {
         const P v = f.template operator()<P>(load_entry<P>(x, rows, j, r)...);
-        if constexpr (std::is_same_v<P, S>)
-          tail += v;
+        if constexpr (std::is_same_v<P, Lanes<S>>)
+          tail += v.raw;
         else
-          packets = Eigen::internal::padd(packets, v);
+          packets = Eigen::internal::padd(packets, v.raw);
       });
       out[j] = Eigen::internal::predux(packets) + tail;
     }

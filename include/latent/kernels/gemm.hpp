@@ -11,13 +11,15 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include <Eigen/Core>
 
-#include "latent/autodiff/blas.hpp"
-#include "latent/core/map_entries.hpp"
-#include "latent/core/packet.hpp"
+#include "latent/kernels/blas.hpp"
+#include "latent/kernels/map_entries.hpp"
+#include "latent/kernels/packet.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
@@ -88,22 +90,27 @@ class PackingBuffers : public Eigen::internal::level3_blocking<S, S> {
   std::size_t size_a_ = 0, size_b_ = 0;
 };
 
+/// Packing buffers for the `shares` shares of a product started by the calling thread, one set
+/// per share, not per thread: any thread may run any share (`ThreadPool` hands a busy thread's
+/// share to a free one), and a share's slab has the same shape every step, so buffers kept by
+/// share stop growing after the first step, whoever runs them.
 template <class S>
-PackingBuffers<S>& packing_buffers() {
-  thread_local PackingBuffers<S> buffers;
+std::vector<std::unique_ptr<PackingBuffers<S>>>& share_buffers(int shares) {
+  thread_local std::vector<std::unique_ptr<PackingBuffers<S>>> buffers;
+  while (int(buffers.size()) < shares) buffers.push_back(std::make_unique<PackingBuffers<S>>());
   return buffers;
 }
 
 // C[rows r0.., cols c0..] (+)= op(A)[r0.., :] op(B)[:, c0..] on the calling thread.
 template <class S, int LhsOrder, int RhsOrder>
 void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ldc, Index r0, Index m, Index c0, Index n,
-                bool accumulate) {
+                bool accumulate, PackingBuffers<S>& buffers) {
   const Index k = a.op_cols();
   // op(A)[r0, 0]: row r0 of A, or column r0 of the stored A when transposed.
   const S* a0 = a.transposed ? a.data + r0 * a.rows : a.data + r0;
   const S* b0 = b.transposed ? b.data + c0 : b.data + c0 * b.rows;
 #if defined(LATENT_USE_BLAS)
-  if (double(m) * double(n) * double(k) >= blas_min_volume) {
+  if (double(m) * double(n) * double(k) >= blas_min_volume && blas_route()) {
     blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc, accumulate);
     return;
   }
@@ -112,7 +119,6 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
   if (!accumulate) Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>(c + r0 + c0 * ldc, m, n, Eigen::OuterStride<>(ldc)).setZero();
   using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false,
                                                                  Eigen::ColMajor, 1>;
-  PackingBuffers<S>& buffers = packing_buffers<S>();
   buffers.prepare(m, n, k);
   Kernel::run(m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, 1, ldc, S(1), buffers, nullptr);
 }
@@ -129,13 +135,14 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
   const bool by_cols = n >= m || n >= 256;
   const Index total = by_cols ? n : m, unit = by_cols ? 4 : 8;
   const Index slab = (total / threads + unit - 1) / unit * unit;
+  auto& buffers = share_buffers<S>(threads);
   on_threads(threads, [&](int t) {
     const Index start = std::min(total, t * slab), len = t + 1 == threads ? total - start : std::min(total - start, slab);
     if (len == 0) return;
     if (by_cols)
-      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len, accumulate);
+      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len, accumulate, *buffers[std::size_t(t)]);
     else
-      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n, accumulate);
+      gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n, accumulate, *buffers[std::size_t(t)]);
   });
 }
 
@@ -253,7 +260,7 @@ void gemv(const GemmOperand<S>& a, const S* x, S* y, bool accumulate) {
 template <class S>
 void outer_product(const S* u, const S* v, S* c, Index m, Index n, bool accumulate) {
   map_column_entries(
-      c, m, n, accumulate, [v]<class P>(Index j, const P& ui) { return Eigen::internal::pmul(ui, Eigen::internal::pset1<P>(v[j])); },
+      c, m, n, accumulate, [v]<class P>(Index j, const P& ui) { return ui * P(v[j]); },
       BroadcastColumn<S>{u});
 }
 

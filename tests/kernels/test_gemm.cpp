@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <latent/autodiff/gemm.hpp>
+#include <latent/kernels/gemm.hpp>
 #include <latent/core/rng.hpp>
 
 #include <cmath>
@@ -77,9 +77,36 @@ void check_all_products(int threads) {
 
 }  // namespace
 
-TEST_CASE("gemm matches Eigen's product on every route, float and double, 1 and 2 threads", "[autodiff][gemm]") {
+TEST_CASE("gemm matches Eigen's product on every route, float and double, 1 and 2 threads", "[kernels][gemm]") {
   for (int threads : {1, 2}) {
     check_all_products<float>(threads);
     check_all_products<double>(threads);
   }
+}
+
+TEST_CASE("the BLAS route is declined where the BLAS would run a generic kernel on an AVX2 CPU", "[kernels][gemm]") {
+  using latent::detail::blas_kernel_fits;
+  CHECK_FALSE(blas_kernel_fits("Prescott", true));  // Debian's OpenBLAS 0.3.21 on Xeon family 6 model 207
+  CHECK_FALSE(blas_kernel_fits("Nehalem", true));
+  CHECK_FALSE(blas_kernel_fits("Sandybridge", true));  // AVX without FMA: half the width of Eigen's kernel
+  CHECK_FALSE(blas_kernel_fits("", true));             // a BLAS that cannot name its kernel
+  CHECK(blas_kernel_fits("SkylakeX", true));
+  CHECK(blas_kernel_fits("Haswell", true));
+  CHECK(blas_kernel_fits("ZEN", true));
+  CHECK(blas_kernel_fits("Prescott", false));  // on an SSE-only CPU it is the best there is
+  const std::string backend = latent::gemm_backend();
+  INFO("products on " << backend);
+#if defined(LATENT_USE_BLAS)
+  // This machine: whatever OpenBLAS chose, a generic kernel on an AVX2 CPU is never the route.
+  const bool generic = !blas_kernel_fits(latent::detail::blas_core(), true);
+  if (latent::detail::cpu_has_avx2() && generic) {
+    CHECK_FALSE(latent::detail::blas_route());
+    CHECK(backend.rfind("Eigen (OpenBLAS declined", 0) == 0);
+  } else {
+    CHECK(latent::detail::blas_route());
+    CHECK(backend.rfind("OpenBLAS (", 0) == 0);
+  }
+#else
+  CHECK(backend == "Eigen");
+#endif
 }

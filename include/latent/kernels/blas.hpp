@@ -1,0 +1,128 @@
+#pragma once
+/// @file
+/// `detail::blas_gemm`: the optional route of latent's matrix products to an external BLAS.
+///
+/// Off unless the translation unit defines `LATENT_USE_BLAS` (and links a CBLAS, e.g. Debian's
+/// libopenblas-dev: `cblas.h` and `-lopenblas`). latent still splits every product over its own
+/// threads, so results stay bit-identical per thread count; each thread calls the BLAS on its
+/// slab. OpenBLAS is therefore told to use one thread: its own pool would otherwise spin on the
+/// same cores as ours.
+///
+/// Why offer it: on AVX-512 machines OpenBLAS's SGEMM kernels run about 15% faster than Eigen's
+/// at the shapes of an MLP step (docs/performance.md has the numbers).
+///
+/// Why it can be declined: a BLAS that does not know the CPU falls back to a generic kernel.
+/// Debian's OpenBLAS 0.3.21 takes its SSE3 "Prescott" kernel on Intel Xeons of family 6 model 207
+/// (AVX-512, AMX), 3x slower than Eigen's AVX-512 kernel. So the route is taken only when the
+/// BLAS's kernel is as wide as the CPU it runs on (`blas_kernel_fits`); otherwise products stay on
+/// Eigen's kernel. The choice depends only on the machine and the build, so results stay
+/// bit-reproducible; `latent::gemm_backend()` says which route was taken.
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "latent/core/error.hpp"
+#include "latent/core/scalar.hpp"
+
+#if defined(LATENT_USE_BLAS)
+#include <cblas.h>
+#endif
+
+namespace latent::inline v0 {
+namespace detail {
+
+/// Whether this CPU runs AVX2 (and FMA): what every x86 BLAS kernel worth taking uses.
+inline bool cpu_has_avx2() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+/// Whether a BLAS whose kernel is named `core` (OpenBLAS's `openblas_get_corename()`) is worth
+/// taking on a CPU that has AVX2 (`cpu_avx2`) or not: on an AVX2 CPU, only OpenBLAS's AVX2 and
+/// AVX-512 kernels (Haswell, Zen, SkylakeX, Cooperlake, SapphireRapids), never a generic one
+/// (Prescott, Core2, Nehalem, Sandybridge, ...), which run 2-3x slower than Eigen's.
+inline bool blas_kernel_fits(std::string_view core, bool cpu_avx2) {
+  if (!cpu_avx2) return true;
+  std::string name(core);
+  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view wide : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
+    if (name == wide) return true;
+  return false;
+}
+
+#if defined(LATENT_USE_BLAS)
+/// The name of the BLAS's kernel, or "" when the BLAS cannot tell.
+inline std::string blas_core() {
+#if defined(OPENBLAS_VERSION)
+  return openblas_get_corename();
+#else
+  return "";
+#endif
+}
+
+/// Whether products go to the BLAS: decided once per process, from the CPU and the BLAS's kernel.
+inline bool blas_route() {
+  static const bool take = blas_kernel_fits(blas_core(), cpu_has_avx2());
+  return take;
+}
+#endif
+
+}  // namespace detail
+
+/// Which kernel latent's large matrix products run on, for the first line of a log:
+/// "OpenBLAS (SkylakeX kernel)", "Eigen (OpenBLAS declined: its Prescott kernel is generic on
+/// this AVX2 CPU)" or "Eigen".
+inline std::string gemm_backend() {
+#if defined(LATENT_USE_BLAS)
+  const std::string core = detail::blas_core();
+  if (detail::blas_route()) return "OpenBLAS (" + (core.empty() ? std::string("unknown") : core) + " kernel)";
+  return "Eigen (OpenBLAS declined: its " + core + " kernel is generic on this AVX2 CPU)";
+#else
+  return "Eigen";
+#endif
+}
+
+}  // namespace latent::inline v0
+
+#if defined(LATENT_USE_BLAS)
+
+namespace latent::inline v0::detail {
+
+/// Products with fewer multiply-adds (m n k) stay on Eigen's kernel: OpenBLAS's AVX-512
+/// small-matrix kernels, which it picks below about 100^3, call malloc on every product, and at
+/// those sizes the two kernels are equally fast.
+inline constexpr double blas_min_volume = 2e6;
+
+/// Throws `ShapeError` if a product of these sizes cannot go through the BLAS's `int`
+/// dimensions. Called before the product is split over threads, where an exception could not
+/// leave the parallel region.
+inline void require_blas_sizes(Index m, Index n, Index k, Index lda, Index ldb) {
+  if (std::max({m, n, k, lda, ldb}) > INT_MAX) throw ShapeError("gemm", "a dimension exceeds the BLAS's int range");
+}
+
+/// C (m x n, leading dimension ldc) (+)= op(A) op(B) through the BLAS, with A and B column-major
+/// with leading dimensions lda and ldb, each used as is or transposed; `+=` when `accumulate`.
+template <class S>
+void blas_gemm(bool a_transposed, bool b_transposed, Index m, Index n, Index k, const S* a, Index lda, const S* b,
+               Index ldb, S* c, Index ldc, bool accumulate) {
+#if defined(OPENBLAS_VERSION)
+  static const bool single_threaded = (openblas_set_num_threads(1), true);
+  (void)single_threaded;
+#endif
+  const auto ta = a_transposed ? CblasTrans : CblasNoTrans, tb = b_transposed ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<S, float>)
+    cblas_sgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), accumulate ? 1.0f : 0.0f, c, int(ldc));
+  else
+    cblas_dgemm(CblasColMajor, ta, tb, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), accumulate ? 1.0 : 0.0, c, int(ldc));
+}
+
+}  // namespace latent::inline v0::detail
+
+#endif
