@@ -1,18 +1,13 @@
 # Flags for latent's own targets (tests, examples, benchmarks). The `latent` INTERFACE target
-# itself carries none: users keep their own flags.
-find_package(OpenMP)
-
+# itself carries none: users keep their own flags. No OpenMP: latent's threads are its own pool
+# (core/thread_pool.hpp), and an OpenMP runtime's idle threads would spin on the same cores.
 function(latent_target_defaults target)
   target_link_libraries(${target} PRIVATE latent::latent)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
-  # Eigen parallelises its GEMM with OpenMP; without it `--threads` has nothing to drive.
-  if(OpenMP_CXX_FOUND)
-    target_link_libraries(${target} PRIVATE OpenMP::OpenMP_CXX)
-  endif()
 endfunction()
 
 # OpenBLAS (Debian's libopenblas-dev) as the optional route of latent's matrix products
-# (LATENT_USE_BLAS, include/latent/autodiff/blas.hpp): measured faster than Eigen's kernel on
+# (LATENT_USE_BLAS, include/latent/kernels/blas.hpp): measured faster than Eigen's kernel on
 # AVX-512 (docs/performance.md), so our examples and benchmarks take it when it is installed.
 if(LATENT_BLAS)
   set(BLA_VENDOR OpenBLAS)

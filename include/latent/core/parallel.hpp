@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "latent/core/scalar.hpp"
+#include "latent/core/thread_pool.hpp"
 #include "latent/core/threads.hpp"
 
 namespace latent::inline v0::detail {
@@ -21,19 +22,15 @@ inline int threads_for(Index entries, Index max_shares) {
   return int(std::max<Index>(1, std::min<Index>({Index(num_threads()), max_shares, entries / parallel_grain})));
 }
 
-/// Calls `run(context, t)` for every t in [0, `threads`), each on its own thread of one OpenMP
-/// region when `threads > 1` (and OpenMP is on), else in order on the calling thread. Not a
-/// template: the compiler outlines this one region instead of one per caller, which took a
-/// quarter of the `vae` example's compile time.
+/// Calls `run(context, t)` for every t in [0, `threads`): the shares of one region, run by the
+/// calling thread and the pool's workers, whoever is free (`ThreadPool`), and returns when all
+/// are done. Which thread runs a share never changes what it computes, so results depend only
+/// on the share count. Not a template: one function for every caller keeps compile times down.
 inline void run_on_threads(int threads, void (*run)(void* context, int t), void* context) {
-#if defined(_OPENMP)
-  if (threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; ++t) run(context, t);
-    return;
-  }
-#endif
-  for (int t = 0; t < threads; ++t) run(context, t);
+  if (threads > 1)
+    ThreadPool::instance().run(threads, run, context);
+  else if (threads == 1)
+    run(context, 0);
 }
 
 /// Calls `f(t)` for every t in [0, `threads`) as `run_on_threads` does.

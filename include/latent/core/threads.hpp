@@ -14,9 +14,10 @@ inline int& thread_count() noexcept {
 }
 }  // namespace detail
 
-/// Sets the number of threads latent (and Eigen's own products) may use; at least 1. Threads
-/// need the program to be built with OpenMP (`-fopenmp`, CMake `OpenMP::OpenMP_CXX`); without it
-/// everything runs on one thread. Results are bit-identical for a given seed and thread count.
+/// Sets the number of threads latent may use; at least 1. latent's products and elementwise
+/// passes run on its own worker pool (`std::thread`, started on first use); Eigen's own products,
+/// which latent does not use on its hot paths, follow the same count when the program is built
+/// with OpenMP. Results are bit-identical for a given seed and thread count.
 inline void set_num_threads(int n) noexcept {
   detail::thread_count() = std::max(1, n);
   Eigen::setNbThreads(detail::thread_count());
