@@ -2,9 +2,11 @@
 /// @file
 /// How many threads latent's GEMMs and elementwise loops may use.
 
-#include <algorithm>
+#include <string>
 
 #include <Eigen/Core>
+
+#include "latent/core/error.hpp"
 
 namespace latent::inline v0 {
 namespace detail {
@@ -14,11 +16,13 @@ inline int& thread_count() noexcept {
 }
 }  // namespace detail
 
-/// Sets the number of threads latent (and Eigen's own products) may use; at least 1. Threads
-/// need the program to be built with OpenMP (`-fopenmp`, CMake `OpenMP::OpenMP_CXX`); without it
+/// Sets the number of threads latent (and Eigen's own products) may use. Threads need the
+/// program to be built with OpenMP (`-fopenmp`, CMake `OpenMP::OpenMP_CXX`); without it
 /// everything runs on one thread. Results are bit-identical for a given seed and thread count.
-inline void set_num_threads(int n) noexcept {
-  detail::thread_count() = std::max(1, n);
+/// Throws `Error` for n < 1 (a count computed wrongly, not a wish for "as few as possible").
+inline void set_num_threads(int n) {
+  if (n < 1) throw Error("set_num_threads", "the thread count must be at least 1, got " + std::to_string(n));
+  detail::thread_count() = n;
   Eigen::setNbThreads(detail::thread_count());
 }
 
