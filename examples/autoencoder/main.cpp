@@ -56,7 +56,8 @@ Config parse(int argc, char** argv) {
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
   // One thread by default: at batch 128 the GEMMs are small, and on a busy 2-core machine a
   // second OpenMP thread made an epoch 10x slower (45 s instead of 4.5 s) while waiting at barriers.
-  c.threads = f.at_least("threads", 1, 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)", 1024);
+  c.threads = f.at_least("threads", 1, 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)",
+                         1024);
   c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "autoencoder-out", "folder for the PNGs");
   f.finish();

@@ -50,7 +50,8 @@ class Flags {
 
   /// The value of --name, which must be >= `min` (and <= `max`).
   template <class T>
-  T at_least(const std::string& name, T fallback, T min, const std::string& help, T max = std::numeric_limits<T>::max()) {
+  T at_least(const std::string& name, T fallback, T min, const std::string& help,
+             T max = std::numeric_limits<T>::max()) {
     const T value = get(name, fallback, help);
     if (value < min || value > max) {
       std::ostringstream msg;

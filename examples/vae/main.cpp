@@ -48,7 +48,8 @@ Config parse(int argc, char** argv) {
   c.cvae = f.get("cvae", false, "conditional VAE: the class label joins encoder and decoder inputs");
   c.likelihood = f.get<std::string>("likelihood", "bernoulli", "decoder likelihood: bernoulli or gaussian");
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
-  c.threads = f.at_least("threads", int(std::max(1u, std::thread::hardware_concurrency())), 1, "threads for GEMMs", 1024);
+  c.threads =
+      f.at_least("threads", int(std::max(1u, std::thread::hardware_concurrency())), 1, "threads for GEMMs", 1024);
   c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "vae-out", "folder for the PNGs");
   c.eval_k = f.at_least("eval-k", 100, 1, "importance samples of the final log-likelihood bound");

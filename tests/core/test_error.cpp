@@ -19,6 +19,7 @@ TEST_CASE("errors say where and what, and are all latent::Error", "[core][error]
 
 TEST_CASE("a thread count below 1 is refused, not clamped in silence", "[core][error]") {
   CHECK_THROWS_AS(latent::set_num_threads(0), latent::Error);
-  CHECK_THROWS_WITH(latent::set_num_threads(-2), Catch::Matchers::Contains("set_num_threads: the thread count must be at least 1, got -2"));
+  CHECK_THROWS_WITH(latent::set_num_threads(-2),
+                    Catch::Matchers::Contains("set_num_threads: the thread count must be at least 1, got -2"));
   CHECK(latent::num_threads() == 1);
 }

@@ -46,7 +46,9 @@ TEST_CASE("a missing CSV file is an IoError", "[data]") {
 }
 
 TEST_CASE("CSV without data is an error, not an empty dataset", "[data]") {
-  const auto parse = [](const char* text, latent::CsvOptions o = {}) { return latent::parse_csv<float>(text, "t.csv", o); };
+  const auto parse = [](const char* text, latent::CsvOptions o = {}) {
+    return latent::parse_csv<float>(text, "t.csv", o);
+  };
   CHECK_THROWS_AS(parse(""), latent::FormatError);
   CHECK_THROWS_WITH(parse(""), Contains("t.csv: no data: the text is empty or blank"));
   CHECK_THROWS_WITH(parse("\n \n\r\n"), Contains("no data"));
@@ -59,8 +61,9 @@ TEST_CASE("CSV without data is an error, not an empty dataset", "[data]") {
 }
 
 TEST_CASE("CSV: a UTF-8 byte-order mark is skipped, quoted fields are read, invisible bytes are shown", "[data]") {
-  const auto d = latent::parse_csv<double>("\xEF\xBB\xBF\"width, cm\",\"say \"\"hi\"\"\",label\n\"1.5\", 2 ,\"3\"\n4,\"5\",6\n", "t.csv",
-                                           {.header = true, .label_column = 2});
+  const auto d = latent::parse_csv<double>(
+      "\xEF\xBB\xBF\"width, cm\",\"say \"\"hi\"\"\",label\n\"1.5\", 2 ,\"3\"\n4,\"5\",6\n", "t.csv",
+      {.header = true, .label_column = 2});
   REQUIRE(d.dim() == 2);
   REQUIRE(d.size() == 2);
   CHECK(d.features(0, 0) == 1.5);
@@ -69,7 +72,8 @@ TEST_CASE("CSV: a UTF-8 byte-order mark is skipped, quoted fields are read, invi
   // A header name may span lines inside quotes; line numbers still count every line.
   const auto e = latent::parse_csv<float>("\"a\nb\",c\n1,2\n", "t.csv", {.header = true});
   CHECK(e.size() == 1);
-  CHECK_THROWS_WITH(latent::parse_csv<float>("\"a\nb\",c\n1,x\n", "t.csv", {.header = true}), Contains("line 3, column 2"));
+  CHECK_THROWS_WITH(latent::parse_csv<float>("\"a\nb\",c\n1,x\n", "t.csv", {.header = true}),
+                    Contains("line 3, column 2"));
   CHECK_THROWS_WITH(latent::parse_csv<float>("1,\"2\n", "t.csv"), Contains("line 1: a quoted field is never closed"));
   CHECK_THROWS_WITH(latent::parse_csv<float>("1,\"2\"x\n", "t.csv"), Contains("after a closing quote"));
   // A byte-order mark anywhere but the start is data, shown as bytes instead of an invisible character.

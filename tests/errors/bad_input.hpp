@@ -7,9 +7,9 @@
 namespace latent_test {
 
 struct BadInput {
-  std::string name;                 // what the careless user did
-  std::function<void()> call;       // does it
-  std::string expected;             // a fragment of the message that names the option or value
+  std::string name;            // what the careless user did
+  std::function<void()> call;  // does it
+  std::string expected;        // a fragment of the message that names the option or value
 };
 
 }  // namespace latent_test

@@ -3,9 +3,9 @@
 // value; never a signal, never exit 0. Flags are checked before any work: those runs print
 // nothing else. The paths of the programs come from CMake (LATENT_EXAMPLE_*).
 
-#include <catch2/catch.hpp>
-
 #include <latent/data/fashion_mnist.hpp>
+
+#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <fstream>

@@ -16,7 +16,8 @@ TEST_CASE("prepare_output_directory creates the folder and refuses one it cannot
   CHECK_THROWS_AS(latent::prepare_output_directory("/proc/forbidden"), latent::IoError);
   CHECK_THROWS_WITH(latent::prepare_output_directory("/proc/forbidden"), Contains("/proc/forbidden: cannot"));
   std::ofstream(dir / "file") << "x";
-  CHECK_THROWS_WITH(latent::prepare_output_directory(dir / "file"), Contains("not a folder") || Contains("cannot create"));
+  CHECK_THROWS_WITH(latent::prepare_output_directory(dir / "file"),
+                    Contains("not a folder") || Contains("cannot create"));
   if (::geteuid() != 0) {  // root writes anywhere
     std::filesystem::permissions(made, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
     CHECK_THROWS_WITH(latent::prepare_output_directory(made), Contains("cannot write into the folder"));

@@ -44,7 +44,8 @@ TEST_CASE("negative or zero sizes are refused by the option's name, not as bad_a
   CHECK_THROWS_WITH((Vae<float>({.classes = -2}, rng)), Contains("classes must be at least 0"));
   CHECK_THROWS_WITH((Autoencoder<float>({.input = -5}, rng)), Contains("Autoencoder: input must be at least 1"));
   CHECK_THROWS_WITH((Autoencoder<float>({.hidden = {-3}}, rng)), Contains("Autoencoder: hidden[0]"));
-  CHECK_THROWS_WITH((Autoencoder<float>({.decoder_hidden = std::vector<Index>{7, -1}}, rng)), Contains("decoder_hidden[1]"));
+  CHECK_THROWS_WITH((Autoencoder<float>({.decoder_hidden = std::vector<Index>{7, -1}}, rng)),
+                    Contains("decoder_hidden[1]"));
   CHECK_THROWS_WITH((Linear<float>(-1, 3, rng)), Contains("Linear: in must be at least 1, got -1"));
   CHECK_THROWS_WITH((Mlp<float>({.sizes = {4, -2, 3}}, rng)), Contains("Mlp: sizes[1]"));
   CHECK_THROWS_WITH((Decoder<float>({.latent = 2, .output = -4}, rng)), Contains("Decoder: output"));
@@ -107,12 +108,14 @@ TEST_CASE("Bernoulli targets outside [0, 1] are refused with the value, its plac
   x(7, 6) = -1;
   const std::string message =
       ": the bernoulli likelihood needs targets in [0, 1], but x(3, 5) = 16.000000 (feature 3 of example 5 of a 16x8 "
-      "batch); scale the data with to_unit or Normalizer::min_max, or use a Gaussian likelihood (likelihood = gaussian)";
+      "batch); scale the data with to_unit or Normalizer::min_max, or use a Gaussian likelihood (likelihood = "
+      "gaussian)";
   CHECK(error_of([&] { vae.elbo(t, t.constant(x), rng); }) == "elbo" + message);
   CHECK(error_of([&] { vae.elbo(t, t.constant(x), rng, {.samples = 3}); }) == "elbo" + message);
   CHECK(error_of([&] { vae.log_likelihood(x, 4, rng); }) == "log_weights" + message);
   CHECK(error_of([&] { ae.loss(t, t.constant(x), rng); }) == "loss" + message);
-  CHECK(error_of([&] { losses::bce_with_logits(t.constant(x), t.constant(x)); }) == "losses::bce_with_logits" + message);
+  CHECK(error_of([&] { losses::bce_with_logits(t.constant(x), t.constant(x)); }) ==
+        "losses::bce_with_logits" + message);
   x(3, 5) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH(ae.loss(t, t.constant(x), rng), Contains("x(3, 5) = nan"));
   // The fix the message names works, and a Gaussian model reads any finite data.
@@ -144,7 +147,8 @@ TEST_CASE("the autoencoder stops on NaN data or an infinite learning rate, as th
     const auto step = [&] {
       t.clear();
       opt.zero_grad();
-      const Var<float> loss = vae_model ? vae.elbo(t, t.constant(batch), rng).total : ae2.loss(t, t.constant(batch), rng).total;
+      const Var<float> loss =
+          vae_model ? vae.elbo(t, t.constant(batch), rng).total : ae2.loss(t, t.constant(batch), rng).total;
       t.backward(loss);
       opt.step();
     };

@@ -5,6 +5,7 @@
 /// `std::bad_alloc` (Eigen reads -5 columns as 2^64 - 5).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "latent/core/error.hpp"
@@ -13,18 +14,20 @@
 namespace latent::inline v0 {
 
 /// Throws `ShapeError` "`where`: `option` must be at least `min`, got `value`" unless
-/// value >= min; returns value, so it can sit in a member initializer.
-inline Index require_size(const std::string& where, const std::string& option, Index value, Index min = 1) {
+/// value >= min; returns value, so it can sit in a member initializer. Takes views and builds
+/// strings only to throw: training steps call it, and a warm step allocates nothing.
+inline Index require_size(std::string_view where, std::string_view option, Index value, Index min = 1) {
   if (value < min)
-    throw ShapeError(where, option + " must be at least " + std::to_string(min) + ", got " + std::to_string(value));
+    throw ShapeError(std::string(where), std::string(option) + " must be at least " + std::to_string(min) + ", got " +
+                                             std::to_string(value));
   return value;
 }
 
 /// `require_size` on every entry of a list of widths, each named `option[k]`.
-inline void require_sizes(const std::string& where, const std::string& option, const std::vector<Index>& values,
+inline void require_sizes(std::string_view where, std::string_view option, const std::vector<Index>& values,
                           Index min = 1) {
   for (std::size_t k = 0; k < values.size(); ++k)
-    require_size(where, option + "[" + std::to_string(k) + "]", values[k], min);
+    if (values[k] < min) require_size(where, std::string(option) + "[" + std::to_string(k) + "]", values[k], min);
 }
 
 }  // namespace latent::inline v0

@@ -163,8 +163,9 @@ inline void fsync_parent_directory(const std::filesystem::path& path) {
   std::vector<std::uint8_t> patched(body.begin(), body.end());
   for (int k = 0; k < 8; ++k) patched[16 + std::size_t(k)] = std::uint8_t(size >> (8 * k));
   if (crc32(patched) == stored_crc)
-    throw FormatError(where, "the header's size field is corrupt: it says " + std::to_string(total) + " bytes, but the " +
-                                 std::to_string(size) + "-byte file is otherwise intact (its CRC matches)");
+    throw FormatError(where, "the header's size field is corrupt: it says " + std::to_string(total) +
+                                 " bytes, but the " + std::to_string(size) +
+                                 "-byte file is otherwise intact (its CRC matches)");
   if (total > size)
     throw FormatError(where, "truncated at byte " + std::to_string(size) + " of " + std::to_string(total) +
                                  " (or the header's size field is corrupt: the CRC does not match either way)");

@@ -57,7 +57,8 @@ inline void check_tile_shape(const char* where, Index rows, Index cols, int heig
 inline void check_grid_options(const char* where, const GridOptions& o) {
   if (o.columns < 1) throw Error(where, "GridOptions::columns must be at least 1, got " + std::to_string(o.columns));
   if (o.border < 0) throw Error(where, "GridOptions::border must be >= 0, got " + std::to_string(o.border));
-  if (o.scale < 1 || o.scale > 64) throw Error(where, "GridOptions::scale must be in 1..64, got " + std::to_string(o.scale));
+  if (o.scale < 1 || o.scale > 64)
+    throw Error(where, "GridOptions::scale must be in 1..64, got " + std::to_string(o.scale));
 }
 
 }  // namespace detail
@@ -75,7 +76,8 @@ template <class Derived>
   const int rows = (n + cols - 1) / cols;
   const int b = opts.border, w = width * k, h = height * k;
   Image out(cols * (w + b) + b, rows * (h + b) + b, 1, opts.border_value);
-  for (int j = 0; j < n; ++j) detail::draw_tile(out, images, j, height, width, b + (j % cols) * (w + b), b + (j / cols) * (h + b), k);
+  for (int j = 0; j < n; ++j)
+    detail::draw_tile(out, images, j, height, width, b + (j % cols) * (w + b), b + (j / cols) * (h + b), k);
   return out;
 }
 
@@ -104,7 +106,8 @@ template <Scalar S>
   int line = 0;
   for (const auto& m : rows) {
     for (int j = 0; j < n; ++j)
-      detail::draw_tile(out, m, j, height, width, b + (j % cols) * (w + b), (j / cols) * (band_height + b) + b + line * (h + b), k);
+      detail::draw_tile(out, m, j, height, width, b + (j % cols) * (w + b),
+                        (j / cols) * (band_height + b) + b + line * (h + b), k);
     ++line;
   }
   return out;

@@ -35,7 +35,8 @@ void throw_outside_unit(const char* where, const char* likelihood, const Eigen::
 /// One branch-free pass over x, which the compiler vectorizes; the scan for the position runs
 /// only on failure.
 template <class Derived>
-void require_unit_interval(const char* where, const Eigen::DenseBase<Derived>& x, const char* likelihood = "bernoulli") {
+void require_unit_interval(const char* where, const Eigen::DenseBase<Derived>& x,
+                           const char* likelihood = "bernoulli") {
   using T = typename Derived::Scalar;
   bool inside = true;
   for (Index j = 0; j < x.cols(); ++j)

@@ -107,7 +107,8 @@ class Vae : public Module<S> {
     check_input("elbo", x, labels);
     check_targets("elbo", x);
     require_size("elbo", "ElboOptions::samples", options.samples);
-    if (!(options.beta >= 0 && options.free_bits >= 0 && std::isfinite(options.beta) && std::isfinite(options.free_bits)))
+    if (!(options.beta >= 0 && options.free_bits >= 0 && std::isfinite(options.beta) &&
+          std::isfinite(options.free_bits)))
       throw NumericError("elbo", "ElboOptions::beta and free_bits must be finite and >= 0, got beta=" +
                                      std::to_string(options.beta) + " free_bits=" + std::to_string(options.free_bits));
     const auto q = encoder_.encode(tape, with_labels(x, labels));
@@ -317,10 +318,11 @@ class Vae : public Module<S> {
     require_rows(where, what, m.rows(), m.cols(), rows, meaning);
     const bool given = labels.rows() != 0 || labels.cols() != 0;
     if (given != (options_.classes > 0))
-      throw Error(where, options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
+      throw Error(where,
+                  options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
     if (given && (labels.rows() != options_.classes || labels.cols() != m.cols()))
-      throw ShapeError(where, "labels are " + detail::shape_str(labels.rows(), labels.cols()) + " but " + what + " is " +
-                                  detail::shape_str(m.rows(), m.cols()) + " and there are " +
+      throw ShapeError(where, "labels are " + detail::shape_str(labels.rows(), labels.cols()) + " but " + what +
+                                  " is " + detail::shape_str(m.rows(), m.cols()) + " and there are " +
                                   std::to_string(options_.classes) + " classes");
   }
 
