@@ -101,7 +101,8 @@ class Vae : public Module<S> {
   /// The negative ELBO of the lecture, estimated with L = `options.samples` draws per example:
   /// `L_VAE = -E_q(z|x)[log p(x | z)] + beta KL(q(z | x) || p(z))`, z = mu + sigma .* eps,
   /// eps ~ N(0, I) from `rng`. Terms in nats per example. `labels` (classes x batch, one-hot) for
-  /// a conditional VAE.
+  /// a conditional VAE. Throws `ShapeError` for a wrong row count or an empty batch, `Error` for
+  /// a Bernoulli target outside [0, 1], `NumericError` if a term becomes NaN or infinite.
   Elbo<S> elbo(Tape<S>& tape, Var<S> x, Rng& rng, const ElboOptions& options = {},
                std::optional<Var<S>> labels = std::nullopt) {
     check_input("elbo", x, labels);
@@ -236,7 +237,8 @@ class Vae : public Module<S> {
   /// The importance-weighted bound on log p(x) with k samples, per example (n values, nats):
   /// `log (1/k) sum_l p(x, z_l) / q(z_l | x)`, z_l ~ q(z | x). Computed in passes of at most
   /// `max_columns` decoded samples and combined with a stable log-mean-exp, so k = 5000 fits in
-  /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample.
+  /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample. Throws
+  /// `ShapeError` for an x without columns (the mean of no values is no bound).
   Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
                            Index max_columns = Index(1) << 12) {
     require_size("log_likelihood", "k", k);
@@ -262,7 +264,8 @@ class Vae : public Module<S> {
   }
 
   /// Active units (Burda et al. 2015): latent dimensions u whose posterior mean varies over the
-  /// data, `Var_x(E_q[z_u]) > threshold` (0.01 by their definition).
+  /// data, `Var_x(E_q[z_u]) > threshold` (0.01 by their definition). Throws `ShapeError` for an
+  /// x without columns.
   Index active_units(const Matrix<S>& x, double threshold = 0.01, const Matrix<S>& labels = {}) {
     require_batch("active_units", "x", x.rows(), x.cols(), options_.input);
     const Matrix<S> mu = encode(x, labels).first;
