@@ -39,16 +39,16 @@ Config parse(int argc, char** argv) {
   Config c{};
   c.variant = f.get<std::string>("variant", "undercomplete", "undercomplete, regularized, sparse, denoising or contractive");
   const bool sparse = c.variant == "sparse", contractive = c.variant == "contractive";
-  c.epochs = f.get("epochs", 5, "passes over the 60000 training images");
-  c.batch = f.get("batch", 128, "examples per Adam step");
+  c.epochs = f.at_least("epochs", 5, 1, "passes over the 60000 training images");
+  c.batch = f.at_least("batch", 128, 1, "examples per Adam step");
   c.hidden = f.get_list("hidden", "256", "hidden widths of the encoder (the decoder mirrors them; contractive: decoder only)");
-  c.latent = f.get("latent", 32, "D, dimension of the code z (and of the PCA baseline)");
-  c.lr = f.get("lr", 1e-3, "Adam learning rate");
+  c.latent = f.at_least("latent", 32, 1, "D, dimension of the code z (and of the PCA baseline)", 784);
+  c.lr = f.positive("lr", 1e-3, "Adam learning rate");
   c.likelihood = f.get<std::string>("likelihood", "bernoulli", "reconstruction loss: bernoulli (BCE) or gaussian (squared error)");
   c.penalty = f.get<std::string>("penalty", sparse ? "kl_sparsity" : "l2",
                                  "Omega(z) of regularized/sparse: l2, l1 or kl_sparsity (sigmoid code)");
-  c.lambda = f.get("lambda", contractive ? 1.0 : sparse ? 1.0 : 0.01,
-                   "weight of Omega(z) (regularized, sparse) or of ||J_f(x)||_F^2 (contractive)");
+  c.lambda = f.at_least("lambda", contractive ? 1.0 : sparse ? 1.0 : 0.01, 0.0,
+                        "weight of Omega(z) (regularized, sparse) or of ||J_f(x)||_F^2 (contractive)");
   c.rho = f.get("rho", 0.05, "target firing rate of kl_sparsity");
   c.noise_type = f.get<std::string>("noise-type", "gaussian",
                                     "corruption: gaussian, masking or salt_and_pepper (trains denoising; every variant is tested on it)");
@@ -56,10 +56,12 @@ Config parse(int argc, char** argv) {
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
   // One thread by default: at batch 128 the GEMMs are small, and on a busy 2-core machine a
   // second OpenMP thread made an epoch 10x slower (45 s instead of 4.5 s) while waiting at barriers.
-  c.threads = f.get("threads", 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)");
+  c.threads = f.at_least("threads", 1, 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)",
+                         1024);
   c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "autoencoder-out", "folder for the PNGs");
   f.finish();
+  latent::check_corruption({latent::parse_noise(c.noise_type), c.noise});  // the test corruption, for every variant
   return c;
 }
 
@@ -110,12 +112,14 @@ double mse_per_pixel(const M& a, const M& b) { return (a - b).cast<double>().squ
 
 int run(const Config& c) {
   latent::set_num_threads(c.threads);
+  latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
+  latent::Autoencoder<float> ae(options_for(c), rng);  // refuses bad options before the data load
   const auto train = latent::fashion_mnist(latent::Split::train, c.data);
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 
-  latent::Autoencoder<float> ae(options_for(c), rng);
   latent::Adam<float> opt(ae.parameters(), {.lr = c.lr});
+  latent::DivergenceGuard guard({.lr = c.lr});
   latent::Batcher<float> batches(train, {.batch_size = c.batch});
   latent::Tape<float> tape;
   latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
@@ -133,6 +137,7 @@ int run(const Config& c) {
       tape.clear();
       opt.zero_grad();
       const auto loss = ae.loss(tape, tape.constant(batches.features()), rng);
+      guard.check(loss.total.item());
       tape.backward(loss.total);
       opt.step();
       loss_sum += loss.total.item() * double(batches.features().cols());
@@ -176,7 +181,6 @@ int run(const Config& c) {
 
   namespace fs = std::filesystem;
   const fs::path out(c.out);
-  fs::create_directories(out);
   const Index shown = 12;
   if (c.variant == "denoising")
     latent::write_png(latent::image_rows<float>({x_test.leftCols(shown), x_noisy.leftCols(shown), ae_noisy.leftCols(shown),

@@ -1,14 +1,19 @@
 #pragma once
 // A small command-line parser for the examples: `--name value`, `--name=value` and bare boolean
 // `--name`; `--help` lists every flag with its default. Unknown flags and bad values are errors
-// that name the flag.
+// that name the flag, raised while the flags are read, before the program does any work:
+// numbers have ranges (`at_least`, `positive`), so `--epochs -1` or `--threads 0` cannot start
+// a run that then does nothing, or crashes.
 
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace examples {
@@ -43,12 +48,37 @@ class Flags {
     return parse<T>(name, text);
   }
 
-  /// A comma-separated list of integers, e.g. --hidden 512,256.
+  /// The value of --name, which must be >= `min` (and <= `max`).
+  template <class T>
+  T at_least(const std::string& name, T fallback, T min, const std::string& help,
+             T max = std::numeric_limits<T>::max()) {
+    const T value = get(name, fallback, help);
+    if (value < min || value > max) {
+      std::ostringstream msg;
+      msg << "--" << name << " must be at least " << min;
+      if (max != std::numeric_limits<T>::max()) msg << " and at most " << max;
+      msg << ", got " << value;
+      throw std::invalid_argument(msg.str());
+    }
+    return value;
+  }
+
+  /// The value of --name, which must be > 0 (a learning rate, a step size).
+  double positive(const std::string& name, double fallback, const std::string& help) {
+    const double value = get(name, fallback, help);
+    if (!(value > 0)) throw std::invalid_argument("--" + name + " must be positive, got " + text_of(value));
+    return value;
+  }
+
+  /// A comma-separated list of positive integers, e.g. --hidden 512,256.
   std::vector<long> get_list(const std::string& name, const std::string& fallback, const std::string& help) {
     const std::string text = get<std::string>(name, fallback, help);
     std::vector<long> out;
     std::stringstream ss(text);
-    for (std::string item; std::getline(ss, item, ',');) out.push_back(parse<long>(name, item));
+    for (std::string item; std::getline(ss, item, ',');) {
+      out.push_back(parse<long>(name, item));
+      if (out.back() < 1) throw std::invalid_argument("--" + name + " widths must be at least 1, got " + item);
+    }
     return out;
   }
 
@@ -75,9 +105,21 @@ class Flags {
       std::istringstream in(text);
       T value{};
       in >> value;
-      if (!in || !in.eof()) throw std::invalid_argument("--" + name + " expects a number, got '" + text + "'");
+      // An unsigned read wraps "-1" around to 2^64 - 1; a float read may give inf or nan.
+      const bool wrapped = std::is_unsigned_v<T> && text.find('-') != std::string::npos;
+      bool finite = true;
+      if constexpr (std::is_floating_point_v<T>) finite = std::isfinite(value);
+      if (!in || !in.eof() || wrapped || !finite)
+        throw std::invalid_argument("--" + name + " expects a " + (std::is_unsigned_v<T> ? "non-negative " : "") +
+                                    (std::is_integral_v<T> ? "whole" : "finite") + " number, got '" + text + "'");
       return value;
     }
+  }
+  template <class T>
+  static std::string text_of(T value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
   }
 
   struct Known {

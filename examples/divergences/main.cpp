@@ -9,8 +9,10 @@
 #include <latent/io.hpp>
 #include <latent/losses.hpp>
 #include <latent/optim.hpp>
+#include <latent/train/divergence_guard.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -34,9 +36,9 @@ struct Config {
 Config parse(int argc, char** argv) {
   examples::Flags f(argc, argv, "Fit a Gaussian to a two-mode mixture under reverse KL, forward KL and alpha-divergences.");
   Config c{};
-  c.steps = f.get("steps", 4000, "Adam steps per divergence");
-  c.samples = f.get("samples", 1024, "Monte Carlo samples per step");
-  c.lr = f.get("lr", 5e-3, "Adam learning rate");
+  c.steps = f.at_least("steps", 4000, 1, "Adam steps per divergence");
+  c.samples = f.at_least("samples", 1024, 1, "Monte Carlo samples per step", 1 << 24);
+  c.lr = f.positive("lr", 5e-3, "Adam learning rate");
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of the Monte Carlo draws");
   c.out = f.get<std::string>("out", "divergences.png", "the PNG to write");
   f.finish();
@@ -62,12 +64,14 @@ Fit fit(const Objective& objective, const Config& c) {
   latent::Parameter<double> mean("mean", 1, 1), logvar("logvar", 1, 1);
   logvar.value(0, 0) = std::log(4.0);
   latent::Adam<double> opt({&mean, &logvar}, {.lr = c.lr});
+  latent::DivergenceGuard guard({.lr = c.lr});
   latent::Tape<double> tape;
   latent::Rng rng(c.seed);
   for (int step = 0; step < c.steps; ++step) {
     tape.clear();
     const L::DiagonalGaussian<double> q(mean.on(tape), logvar.on(tape));
     const latent::Var<double> loss = objective(target(tape), q, rng);
+    guard.check(loss.item());
     opt.zero_grad();
     tape.backward(loss);
     opt.step();
@@ -83,6 +87,8 @@ latent::Series density(std::string name, const M& x, const std::function<latent:
 }
 
 int run(const Config& c) {
+  const std::filesystem::path out(c.out);
+  latent::prepare_output_directory(out.has_parent_path() ? out.parent_path() : ".");
   const int n = c.samples;
   const struct {
     const char* name;

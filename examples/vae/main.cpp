@@ -35,25 +35,27 @@ struct Config {
 Config parse(int argc, char** argv) {
   examples::Flags f(argc, argv, "Train a variational autoencoder on Fashion-MNIST.");
   Config c{};
-  c.epochs = f.get("epochs", 10, "passes over the 60000 training images");
-  c.batch = f.get("batch", 128, "examples per Adam step");
+  c.epochs = f.at_least("epochs", 10, 1, "passes over the 60000 training images");
+  c.batch = f.at_least("batch", 128, 1, "examples per Adam step");
   c.hidden = f.get_list("hidden", "400", "hidden widths of the encoder (the decoder mirrors them), e.g. 512,256");
-  c.latent = f.get("latent", 20, "D, dimension of z (2 also draws the latent scatter and manifold)");
-  c.lr = f.get("lr", 1e-3, "Adam learning rate");
-  c.beta = f.get("beta", 1.0, "weight of the KL term (beta-VAE)");
-  c.samples = f.get("samples", 1, "Monte Carlo samples of z per example (k of --iwae-train)");
-  c.warmup = f.get("warmup", 0.0, "epochs of linear KL warm-up from 0 to beta");
-  c.free_bits = f.get("free-bits", 0.0, "nats per latent dimension below which the KL exerts no pull");
+  c.latent = f.at_least("latent", 20, 1, "D, dimension of z (2 also draws the latent scatter and manifold)");
+  c.lr = f.positive("lr", 1e-3, "Adam learning rate");
+  c.beta = f.at_least("beta", 1.0, 0.0, "weight of the KL term (beta-VAE)");
+  c.samples = f.at_least("samples", 1, 1, "Monte Carlo samples of z per example (k of --iwae-train)");
+  c.warmup = f.at_least("warmup", 0.0, 0.0, "epochs of linear KL warm-up from 0 to beta");
+  c.free_bits = f.at_least("free-bits", 0.0, 0.0, "nats per latent dimension below which the KL exerts no pull");
   c.iwae_train = f.get("iwae-train", false, "train on the IWAE bound with --samples samples instead of the ELBO");
   c.cvae = f.get("cvae", false, "conditional VAE: the class label joins encoder and decoder inputs");
   c.likelihood = f.get<std::string>("likelihood", "bernoulli", "decoder likelihood: bernoulli or gaussian");
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
-  c.threads = f.get("threads", int(std::max(1u, std::thread::hardware_concurrency())), "threads for GEMMs");
+  c.threads =
+      f.at_least("threads", int(std::max(1u, std::thread::hardware_concurrency())), 1, "threads for GEMMs", 1024);
   c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "vae-out", "folder for the PNGs");
-  c.eval_k = f.get("eval-k", 100, "importance samples of the final log-likelihood bound");
-  c.eval_images = f.get("eval-images", 2000, "test images in the final log-likelihood bound");
+  c.eval_k = f.at_least("eval-k", 100, 1, "importance samples of the final log-likelihood bound");
+  c.eval_images = f.at_least("eval-images", 2000, 1, "test images in the final log-likelihood bound");
   f.finish();
+  latent::parse_likelihood(c.likelihood);  // refused now, not after loading the data
   return c;
 }
 
@@ -105,7 +107,6 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
                     const std::vector<double>& train_curve, const std::vector<double>& test_curve) {
   namespace fs = std::filesystem;
   const fs::path out(c.out);
-  fs::create_directories(out);
   const M x = latent::to_unit<float>(test).features;
   M y;
   if (c.cvae) fill_one_hot(y, test.labels);
@@ -157,14 +158,16 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
 
 int run(const Config& c) {
   latent::set_num_threads(c.threads);
+  latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
-  const auto train = latent::fashion_mnist(latent::Split::train, c.data);
-  const auto test = latent::fashion_mnist(latent::Split::test, c.data);
-
   latent::Vae<float> vae({.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()), .latent = c.latent,
                           .likelihood = latent::parse_likelihood(c.likelihood), .classes = c.cvae ? 10 : 0},
                          rng);
+  const auto train = latent::fashion_mnist(latent::Split::train, c.data);
+  const auto test = latent::fashion_mnist(latent::Split::test, c.data);
+
   latent::Adam<float> opt(vae.parameters(), {.lr = c.lr});
+  latent::DivergenceGuard guard({.lr = c.lr});
   latent::Batcher<float> batches(train, {.batch_size = c.batch});
   latent::Tape<float> tape;
   latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
@@ -193,6 +196,7 @@ int run(const Config& c) {
       const double beta = warmup_steps > 0 ? c.beta * std::min(1.0, double(++step) / warmup_steps) : c.beta;
       const auto loss = c.iwae_train ? vae.iwae(tape, x, rng, c.samples, labels)
                                      : vae.elbo(tape, x, rng, {.samples = c.samples, .beta = beta, .free_bits = c.free_bits}, labels).total;
+      guard.check(loss.item());
       tape.backward(loss);
       opt.step();
       const double n = double(x.cols());

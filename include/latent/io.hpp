@@ -8,5 +8,6 @@
 #include "latent/io/font5x7.hpp"
 #include "latent/io/image.hpp"
 #include "latent/io/image_grid.hpp"
+#include "latent/io/output_dir.hpp"
 #include "latent/io/plot.hpp"
 #include "latent/io/png.hpp"

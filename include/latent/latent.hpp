@@ -9,4 +9,5 @@
 #include "latent/losses.hpp"
 #include "latent/models.hpp"
 #include "latent/optim.hpp"
+#include "latent/train/divergence_guard.hpp"
 #include "latent/train/progress.hpp"

@@ -8,3 +8,4 @@
 #include "latent/losses/penalty.hpp"
 #include "latent/losses/reconstruction.hpp"
 #include "latent/losses/reduction.hpp"
+#include "latent/losses/targets.hpp"

@@ -4,6 +4,7 @@
 /// codes. `latent/models/pca.hpp` is opt-in: it pulls in Eigen's eigenvalue module.
 
 #include "latent/models/autoencoder.hpp"
+#include "latent/models/checks.hpp"
 #include "latent/models/decoder.hpp"
 #include "latent/models/gaussian_encoder.hpp"
 #include "latent/models/kmeans.hpp"

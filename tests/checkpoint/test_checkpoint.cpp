@@ -236,3 +236,22 @@ TEST_CASE("system failures name the file", "[checkpoint]") {
   CHECK_THROWS_AS(save_checkpoint(dir / "no" / "such" / "dir.ckpt", mlp), IoError);
   CHECK_THROWS_WITH(load_checkpoint(dir / "missing.ckpt", mlp), Contains("missing.ckpt"));
 }
+
+TEST_CASE("a corrupt size field is reported as such, a truncated file as truncated", "[checkpoint]") {
+  TempDir dir;
+  Rng rng(9);
+  Mlp<float> mlp({.sizes = {3, 2}}, rng);
+  save_checkpoint(dir / "good.ckpt", mlp);
+  const std::vector<std::uint8_t> good = read_all(dir / "good.ckpt");
+  std::vector<std::uint8_t> bytes = good;
+  bytes[16 + 5] = 0x7F;  // the size field (bytes 16..23) now claims ~1.4e14 bytes; nothing else changed
+  write_all(dir / "bad.ckpt", bytes);
+  CHECK_THROWS_AS(load_checkpoint(dir / "bad.ckpt", mlp), FormatError);
+  const std::string intact = std::to_string(good.size()) + "-byte file is otherwise intact";
+  CHECK_THROWS_WITH(load_checkpoint(dir / "bad.ckpt", mlp),
+                    Contains("the header's size field is corrupt") && Contains(intact) && !Contains("truncated"));
+  // A genuinely truncated file still says so.
+  write_all(dir / "bad.ckpt", std::vector<std::uint8_t>(good.begin(), good.end() - 3));
+  CHECK_THROWS_WITH(load_checkpoint(dir / "bad.ckpt", mlp),
+                    Contains("truncated at byte " + std::to_string(good.size() - 3)));
+}

@@ -14,3 +14,12 @@ TEST_CASE("errors say where and what, and are all latent::Error", "[core][error]
   CHECK_THROWS_AS(throw latent::IoError("out.png", "cannot open"), latent::Error);
   CHECK(latent::detail::shape_str(3, 4) == "3x4");
 }
+
+#include <latent/core/threads.hpp>
+
+TEST_CASE("a thread count below 1 is refused, not clamped in silence", "[core][error]") {
+  CHECK_THROWS_AS(latent::set_num_threads(0), latent::Error);
+  CHECK_THROWS_WITH(latent::set_num_threads(-2),
+                    Catch::Matchers::Contains("set_num_threads: the thread count must be at least 1, got -2"));
+  CHECK(latent::num_threads() == 1);
+}

@@ -118,3 +118,12 @@ TEST_CASE("a zero batch size or mismatched labels is a ShapeError", "[data]") {
   d.labels.pop_back();
   CHECK_THROWS_AS(latent::Batcher<float>(d, {.batch_size = 2}), latent::ShapeError);
 }
+
+TEST_CASE("an empty dataset is refused when the batcher is built, not trained on in silence", "[data]") {
+  const latent::Dataset<float> none{latent::Matrix<float>(3, 0), {}};
+  const latent::Dataset<float> featureless{latent::Matrix<float>(0, 5), {}};
+  CHECK_THROWS_AS(latent::Batcher<float>(none, {.batch_size = 4}), latent::ShapeError);
+  CHECK_THROWS_WITH(latent::Batcher<float>(none, {.batch_size = 4}),
+                    Catch::Matchers::Contains("Batcher: the dataset is 3x0: no examples"));
+  CHECK_THROWS_AS(latent::Batcher<float>(featureless, {.batch_size = 4}), latent::ShapeError);
+}

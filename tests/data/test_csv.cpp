@@ -44,3 +44,39 @@ TEST_CASE("bad CSV fields name the file, line and column", "[data]") {
 TEST_CASE("a missing CSV file is an IoError", "[data]") {
   CHECK_THROWS_AS(latent::read_csv<float>("/nonexistent/x.csv"), latent::IoError);
 }
+
+TEST_CASE("CSV without data is an error, not an empty dataset", "[data]") {
+  const auto parse = [](const char* text, latent::CsvOptions o = {}) {
+    return latent::parse_csv<float>(text, "t.csv", o);
+  };
+  CHECK_THROWS_AS(parse(""), latent::FormatError);
+  CHECK_THROWS_WITH(parse(""), Contains("t.csv: no data: the text is empty or blank"));
+  CHECK_THROWS_WITH(parse("\n \n\r\n"), Contains("no data"));
+  CHECK_THROWS_WITH(parse("a,b,c\n", {.header = true}), Contains("t.csv: a header line but no data lines"));
+  CHECK_THROWS_WITH(parse("1\n2\n", {.label_column = 0}), Contains("no feature columns"));
+  CHECK_THROWS_WITH(parse("1\n", {.label_column = -2}), Contains("label_column must be -1"));
+  latent_test::TempDir dir;
+  std::ofstream(dir / "empty.csv").flush();
+  CHECK_THROWS_WITH(latent::read_csv<float>(dir / "empty.csv"), Contains("empty.csv: no data"));
+}
+
+TEST_CASE("CSV: a UTF-8 byte-order mark is skipped, quoted fields are read, invisible bytes are shown", "[data]") {
+  const auto d = latent::parse_csv<double>(
+      "\xEF\xBB\xBF\"width, cm\",\"say \"\"hi\"\"\",label\n\"1.5\", 2 ,\"3\"\n4,\"5\",6\n", "t.csv",
+      {.header = true, .label_column = 2});
+  REQUIRE(d.dim() == 2);
+  REQUIRE(d.size() == 2);
+  CHECK(d.features(0, 0) == 1.5);
+  CHECK(d.features(1, 1) == 5.0);
+  CHECK(d.labels == std::vector<int>{3, 6});
+  // A header name may span lines inside quotes; line numbers still count every line.
+  const auto e = latent::parse_csv<float>("\"a\nb\",c\n1,2\n", "t.csv", {.header = true});
+  CHECK(e.size() == 1);
+  CHECK_THROWS_WITH(latent::parse_csv<float>("\"a\nb\",c\n1,x\n", "t.csv", {.header = true}),
+                    Contains("line 3, column 2"));
+  CHECK_THROWS_WITH(latent::parse_csv<float>("1,\"2\n", "t.csv"), Contains("line 1: a quoted field is never closed"));
+  CHECK_THROWS_WITH(latent::parse_csv<float>("1,\"2\"x\n", "t.csv"), Contains("after a closing quote"));
+  // A byte-order mark anywhere but the start is data, shown as bytes instead of an invisible character.
+  CHECK_THROWS_WITH(latent::parse_csv<float>("1,\xEF\xBB\xBF" "2\n", "t.csv"),
+                    Contains("column 2: '\\xEF\\xBB\\xBF2' is not a finite number"));
+}

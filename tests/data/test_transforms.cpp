@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include <catch2/catch.hpp>
 
@@ -90,4 +91,20 @@ TEST_CASE("train/validation split is disjoint, complete and seeded", "[data]") {
   CHECK(all == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
   CHECK(latent::split_train_validation(d, 0.3, r2).validation.labels == s.validation.labels);
   CHECK_THROWS_AS(latent::split_train_validation(d, 1.5, r2), latent::ShapeError);
+}
+
+TEST_CASE("to_unit maps any real data into [0, 1] with one range, and refuses what it cannot scale", "[data]") {
+  latent::Matrix<double> x(2, 3);
+  x << 0, 16, 8, -4, 4, 12;  // digits 0..16 and a negative value
+  const latent::Matrix<double> u = latent::to_unit(x);
+  CHECK(u.minCoeff() == 0.0);
+  CHECK(u.maxCoeff() == 1.0);
+  CHECK(u(0, 2) == Approx(12.0 / 20.0));  // one range for all features: (8 - (-4)) / 20
+  const latent::Dataset<double> d{x, {1, 2, 3}};
+  CHECK(latent::to_unit(d).features == u);
+  CHECK(latent::to_unit(d).labels == d.labels);
+  CHECK(latent::to_unit<double>(latent::Matrix<double>::Constant(2, 2, 5.0)).isZero());
+  CHECK_THROWS_AS(latent::to_unit(latent::Matrix<double>(3, 0)), latent::ShapeError);
+  x(1, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(latent::to_unit(x), latent::NumericError);
 }

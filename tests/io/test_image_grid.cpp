@@ -58,3 +58,29 @@ TEST_CASE("image_rows puts originals above reconstructions, wrapping into bands"
   const latent::Matrix<float> short_row = latent::Matrix<float>::Ones(6, 3);
   CHECK_THROWS_AS(latent::image_rows<float>({a, short_row}, 2, 3), latent::ShapeError);
 }
+
+TEST_CASE("GridOptions::scale draws every pixel as a k x k block, borders unscaled", "[io]") {
+  latent::Matrix<float> two(6, 2);  // two 2x3 images with distinct pixels
+  for (int i = 0; i < 12; ++i) two(i) = float(i) / 11.0f;
+  const auto img = latent::image_grid(two, 2, 3, {.columns = 2, .border = 1, .border_value = 77, .scale = 4});
+  CHECK(img.width == 2 * (3 * 4 + 1) + 1);
+  CHECK(img.height == 2 * 4 + 2);
+  for (int r = 0; r < 8; ++r)
+    for (int c = 0; c < 12; ++c) {
+      INFO("r " << r << " c " << c);
+      CHECK(img.at(1 + c, 1 + r) == byte(two((r / 4) * 3 + c / 4, 0)));
+      CHECK(img.at(14 + c, 1 + r) == byte(two((r / 4) * 3 + c / 4, 1)));
+    }
+  CHECK(img.at(13, 1) == 77);
+  const auto rows = latent::image_rows<float>({two, two}, 2, 3, {.columns = 2, .border = 1, .scale = 2});
+  CHECK(rows.width == 2 * (3 * 2 + 1) + 1);
+  CHECK(rows.height == 2 * (2 * 2 + 1) + 1);
+}
+
+TEST_CASE("grid options that cannot be drawn are refused by name", "[io]") {
+  const auto m = flat_images(4);
+  CHECK_THROWS_WITH(latent::image_grid(m, 2, 3, {.scale = 0}), Catch::Matchers::Contains("GridOptions::scale"));
+  CHECK_THROWS_WITH(latent::image_grid(m, 2, 3, {.columns = 0}), Catch::Matchers::Contains("GridOptions::columns"));
+  CHECK_THROWS_WITH(latent::image_grid(m, 2, 3, {.border = -3}), Catch::Matchers::Contains("GridOptions::border"));
+  CHECK_THROWS_AS(latent::image_rows<float>({m}, 2, 3, {.scale = -1}), latent::Error);
+}

@@ -142,23 +142,42 @@ TEST_CASE("a warm training step performs zero heap allocations", "[autodiff][all
 }
 
 namespace {
-template <class S>
-long warm_vae_step_allocations(Eigen::Index batch) {
+// Allocations of two warm Adam steps on `model` (two steps first to warm it), the loss of a step
+// being `loss(tape, x, rng)` on a 784 x batch input in [0, 1].
+template <class S, class Model, class Loss>
+long warm_step_allocations(Model& model, Eigen::Index batch, Loss loss) {
   latent::Rng rng(1);
-  latent::Vae<S> vae({}, rng);
-  latent::Adam<S> opt(vae.parameters(), {.lr = 1e-3});
+  latent::Adam<S> opt(model.parameters(), {.lr = 1e-3});
   latent::Matrix<S> x(784, batch);
   rng.fill_uniform(x);
   latent::Tape<S> tape;
   const auto step = [&] {
     tape.clear();
     opt.zero_grad();
-    tape.backward(vae.elbo(tape, tape.constant(x), rng, {.samples = 2}).total);
+    tape.backward(loss(tape, tape.constant(x), rng));
     opt.step();
   };
   step();
   step();
   return allocations_during([&] { step(); step(); });
+}
+
+template <class S>
+long warm_vae_step_allocations(Eigen::Index batch) {
+  latent::Rng rng(1);
+  latent::Vae<S> vae({}, rng);
+  return warm_step_allocations<S>(vae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) {
+    return vae.elbo(t, x, r, {.samples = 2}).total;
+  });
+}
+
+template <class S>
+long warm_autoencoder_step_allocations(Eigen::Index batch, const latent::AutoencoderOptions& options) {
+  latent::Rng rng(1);
+  latent::Autoencoder<S> ae(options, rng);
+  return warm_step_allocations<S>(ae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) {
+    return ae.loss(t, x, r).total;
+  });
 }
 }  // namespace
 
@@ -172,6 +191,26 @@ TEST_CASE("a warm VAE training step with Adam performs zero heap allocations", "
       CHECK(warm_vae_step_allocations<float>(batch) == 0);
       CHECK(warm_vae_step_allocations<double>(batch) == 0);
     }
+  }
+  latent::set_num_threads(1);
+}
+
+TEST_CASE("a warm autoencoder training step with Adam performs zero heap allocations", "[models][alloc]") {
+  if (!can_count()) return;
+  // Plain (its loss has no penalty term: the zero term must not come from the heap), sparse and
+  // denoising (a fresh corruption every step, into a reused buffer).
+  const std::vector<latent::AutoencoderOptions> variants = {
+      {},
+      {.code_activation = latent::Activation::sigmoid, .penalty = latent::CodePenalty::kl_sparsity, .lambda = 0.1},
+      {.corruption = {.type = latent::Noise::masking, .level = 0.3}},
+  };
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    for (std::size_t v = 0; v < variants.size(); ++v)
+      for (Eigen::Index batch : {1, 64}) {
+        INFO("threads " << threads << ", variant " << v << ", batch " << batch);
+        CHECK(warm_autoencoder_step_allocations<float>(batch, variants[v]) == 0);
+      }
   }
   latent::set_num_threads(1);
 }

@@ -288,7 +288,10 @@ TEST_CASE("options outside their domain are refused with a message", "[optim]") 
   CHECK_THROWS_WITH(Sgd<float>(p, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}),
                     Contains("Nesterov momentum needs momentum > 0 and dampening = 0"));
   CHECK_THROWS_WITH(Adam<float>(p, {.beta2 = 1.0}), Contains("Adam: beta2 must be in [0, 1)"));
-  CHECK_THROWS_WITH(AdamW<float>(p, {.lr = -1}), Contains("AdamW: learning rate must be >= 0"));
+  CHECK_THROWS_WITH(AdamW<float>(p, {.lr = -1}), Contains("AdamW: learning rate must be finite and >= 0"));
+  // An infinite rate is refused where it is given, not found later as NaN parameters.
+  CHECK_THROWS_WITH(Adam<float>(p, {.lr = std::numeric_limits<double>::infinity()}), Contains("learning rate must be finite"));
+  CHECK_THROWS_AS(ConstantLr(std::numeric_limits<double>::infinity()), NumericError);
   CHECK_THROWS_AS(RmsProp<float>(p, {.alpha = 1.5}), NumericError);
   CHECK_THROWS_AS(clip_grad_norm(p, 0.0), NumericError);
   CHECK_THROWS_AS(StepDecay(0.1, 0), NumericError);

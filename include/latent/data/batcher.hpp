@@ -43,13 +43,16 @@ struct BatcherOptions {
 template <Scalar S>
 class Batcher {
  public:
-  /// Batches of `data`. Throws `ShapeError` if `batch_size` < 1 or `data` has a label count
-  /// different from its example count.
+  /// Batches of `data`. Throws `ShapeError` if `batch_size` < 1, `data` is empty (no examples
+  /// or no features), or has a label count different from its example count.
   template <DatasetElement T>
   Batcher(const Dataset<T>& data, BatcherOptions opts)
       : source_(&data), gather_(&gather<T>), n_(data.size()), opts_(opts), order_(std::size_t(n_)) {
     if (opts.batch_size < 1)
       throw ShapeError("Batcher", "batch_size must be at least 1, got " + std::to_string(opts.batch_size));
+    if (data.size() == 0 || data.dim() == 0)
+      throw ShapeError("Batcher", "the dataset is " + detail::shape_str(data.dim(), data.size()) +
+                                      ": no examples to train on (is the file empty?)");
     data.check("Batcher");
     const Index full = std::min(opts.batch_size, n_);
     const Index tail = opts.last == LastBatch::keep ? n_ % opts.batch_size : 0;

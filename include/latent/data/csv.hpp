@@ -1,8 +1,9 @@
 #pragma once
 /// @file
 /// A strict reader for numeric CSV: every field must be a finite number (or, in the label
-/// column, an integer), every row must have the same number of fields.
+/// column, an integer), every row must have the same number of fields, and there must be data.
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -28,53 +29,136 @@ struct CsvOptions {
 
 namespace detail {
 
-// Fields are trimmed of spaces and tabs: "1, 2" is as good as "1,2".
+// Fields are trimmed of spaces, tabs and a line end's '\r': "1, 2" is as good as "1,2".
 inline std::string_view trim(std::string_view s) noexcept {
-  const auto b = s.find_first_not_of(" \t");
+  const auto b = s.find_first_not_of(" \t\r");
   if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
 }
 
-// The field as it appears in a message: quoted, and cut short if long.
+// The field as it appears in a message: quoted, cut short if long, and with bytes that would
+// not show (control characters, a stray byte-order mark) written as \xHH.
 inline std::string quote_field(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
   std::string q(1, '\'');
-  q.append(s.substr(0, 32)).append(s.size() > 32 ? "...'" : "'");
-  return q;
+  for (const char c : s.substr(0, 32)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7F) {
+      q.push_back(c);
+    } else {
+      q.append("\\x").push_back(hex[u >> 4]);
+      q.push_back(hex[u & 0xF]);
+    }
+  }
+  return q.append(s.size() > 32 ? "...'" : "'");
 }
+
+// Splits CSV text into records of fields. A field may be quoted as in RFC 4180: "1,5" is one
+// field, "" inside quotes is a quote, and a quoted field may span lines (a header name with a
+// line break); spaces around the quotes are trimmed. Blank lines are skipped.
+class CsvScanner {
+ public:
+  CsvScanner(std::string_view text, char delimiter, const std::string& where)
+      : text_(text), delimiter_(delimiter), where_(where) {}
+
+  // The next non-blank record into `fields` (trimmed, unquoted); false at the end of the text.
+  bool next(std::vector<std::string>& fields) {
+    while (pos_ < text_.size()) {
+      const auto eol = std::min(text_.find('\n', pos_), text_.size());
+      if (!trim(text_.substr(pos_, eol - pos_)).empty()) break;
+      pos_ = eol + 1;
+      ++line_;
+    }
+    if (pos_ >= text_.size()) return false;
+    record_line_ = line_;
+    fields.clear();
+    for (;;) {
+      fields.push_back(field());
+      if (pos_ < text_.size() && text_[pos_] == delimiter_) {
+        ++pos_;
+        continue;
+      }
+      ++pos_;  // the '\n', or past the end
+      ++line_;
+      return true;
+    }
+  }
+
+  // 1-based line on which the last record began.
+  [[nodiscard]] std::size_t line() const noexcept { return record_line_; }
+
+ private:
+  std::string field() {
+    const auto end = [&](std::size_t p) { return p >= text_.size() || text_[p] == delimiter_ || text_[p] == '\n'; };
+    std::size_t p = pos_;
+    while (p < text_.size() && (text_[p] == ' ' || text_[p] == '\t')) ++p;
+    if (p >= text_.size() || text_[p] != '"') {
+      std::size_t e = p;
+      while (!end(e)) ++e;
+      pos_ = e;
+      return std::string(trim(text_.substr(p, e - p)));
+    }
+    std::string out;
+    for (++p;;) {
+      const auto q = text_.find('"', p);
+      if (q == std::string_view::npos)
+        throw FormatError(where_, "line " + std::to_string(record_line_) + ": a quoted field is never closed");
+      const auto chunk = text_.substr(p, q - p);
+      line_ += std::size_t(std::count(chunk.begin(), chunk.end(), '\n'));
+      out.append(chunk);
+      p = q + 1;
+      if (p < text_.size() && text_[p] == '"') {  // "" is a quote
+        out.push_back('"');
+        ++p;
+        continue;
+      }
+      break;
+    }
+    while (p < text_.size() && (text_[p] == ' ' || text_[p] == '\t' || text_[p] == '\r')) ++p;
+    if (!end(p))
+      throw FormatError(where_, "line " + std::to_string(line_) + ": " + quote_field(text_.substr(p, 8)) +
+                                    " after a closing quote (a field is either quoted or not)");
+    pos_ = p;
+    return std::string(trim(out));
+  }
+
+  std::string_view text_;
+  char delimiter_;
+  const std::string& where_;
+  std::size_t pos_ = 0, line_ = 1, record_line_ = 1;
+};
 
 }  // namespace detail
 
 /// Parses numeric CSV text into a `features x N` dataset: one example per data line, one
 /// feature per column (the label column, if any, goes to `labels`). Blank lines are skipped;
-/// "\r\n" line ends are accepted. `where` names the source in messages.
+/// "\r\n" line ends, a leading UTF-8 byte-order mark (as spreadsheets write) and RFC 4180
+/// quoted fields ("1.5", or a header name with the delimiter in it) are accepted. `where` names
+/// the source in messages.
 /// Throws `FormatError` naming `where`, the 1-based line and column for a field that is not a
 /// finite number (or not an integer in the label column), a row with a different number of
-/// fields, or a label column beyond the last field.
+/// fields, a label column beyond the last field, an unclosed quote; and for text without data
+/// lines (empty, or a header only) or without feature columns.
 template <Scalar S>
 [[nodiscard]] Dataset<S> parse_csv(std::string_view text, const std::string& where,
                                    const CsvOptions& opts = {}) {
+  if (opts.label_column < -1)
+    throw Error(where, "label_column must be -1 (none) or a 0-based column, got " + std::to_string(opts.label_column));
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   std::vector<S> values;
   std::vector<int> labels;
+  std::vector<std::string> record;
   std::size_t fields_per_row = 0;
   bool header_pending = opts.header;
-  std::size_t line_no = 0;
   Index rows = 0;
-  while (!text.empty()) {
-    const auto eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (detail::trim(line).empty()) continue;
-    const std::string at = "line " + std::to_string(line_no);
-    std::size_t fields = 0;
-    for (std::size_t begin = 0;; ++fields) {
-      const auto end = line.find(opts.delimiter, begin);
-      const auto field = detail::trim(line.substr(begin, end - begin));
-      const std::string here = at + ", column " + std::to_string(fields + 1) + ": ";
-      if (header_pending) {
-        // Header fields are names, not numbers: only count them.
-      } else if (int(fields) == opts.label_column) {
+  detail::CsvScanner scanner(text, opts.delimiter, where);
+  while (scanner.next(record)) {
+    const std::string at = "line " + std::to_string(scanner.line());
+    const std::size_t fields = record.size();
+    for (std::size_t k = 0; k < fields && !header_pending; ++k) {  // header fields are names: only counted
+      const std::string_view field = record[k];
+      const std::string here = at + ", column " + std::to_string(k + 1) + ": ";
+      if (int(k) == opts.label_column) {
         int label = 0;
         const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), label);
         if (ec != std::errc{} || p != field.data() + field.size())
@@ -87,10 +171,7 @@ template <Scalar S>
           throw FormatError(where, here + detail::quote_field(field) + " is not a finite number");
         values.push_back(v);
       }
-      if (end == std::string_view::npos) break;
-      begin = end + 1;
     }
-    ++fields;
     if (fields_per_row == 0) {
       fields_per_row = fields;
       if (opts.label_column >= 0 && std::size_t(opts.label_column) >= fields)
@@ -103,8 +184,12 @@ template <Scalar S>
     rows += header_pending ? 0 : 1;
     header_pending = false;
   }
+  if (rows == 0)
+    throw FormatError(where, fields_per_row == 0 ? "no data: the text is empty or blank"
+                                                 : "a header line but no data lines");
+  const Index dim = Index(fields_per_row) - (opts.label_column >= 0 ? 1 : 0);
+  if (dim == 0) throw FormatError(where, "no feature columns: the only column is the label column");
   Dataset<S> d;
-  const Index dim = Index(fields_per_row) - (opts.label_column >= 0 && fields_per_row ? 1 : 0);
   // Each line is one example, stored contiguously: that is column-major `dim x N`.
   d.features = Eigen::Map<const Matrix<S>>(values.data(), dim, rows);
   d.labels = std::move(labels);

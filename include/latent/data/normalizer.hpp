@@ -17,6 +17,26 @@ template <Scalar S>
   return {data.features.template cast<S>() / S(255), data.labels};
 }
 
+/// x mapped into [0, 1] by one affine map for all features, x' = (x - min) / (max - min) with
+/// min and max over every entry: what a Bernoulli likelihood needs of real data (pixels 0..16,
+/// negative values). One range keeps the relations between features (an image keeps its
+/// contrast); `Normalizer::min_max` scales each feature on its own and, fitted on training
+/// data, maps test data the same way. Constant data become 0. Throws `ShapeError` for an empty
+/// matrix and `NumericError` for a NaN or infinite entry (whose range means nothing).
+template <Scalar S>
+[[nodiscard]] Matrix<S> to_unit(const Matrix<S>& x) {
+  if (x.size() == 0) throw ShapeError("to_unit", "cannot scale " + detail::shape_str(x.rows(), x.cols()) + " data");
+  if (!x.allFinite()) throw NumericError("to_unit", "the data hold NaN or infinite values");
+  const S lo = x.minCoeff(), range = x.maxCoeff() - lo;
+  return ((x.array() - lo) * (range > S(0) ? S(1) / range : S(1))).matrix();
+}
+
+/// The dataset with its features mapped into [0, 1] by `to_unit(x)`; labels are copied.
+template <Scalar S>
+[[nodiscard]] Dataset<S> to_unit(const Dataset<S>& data) {
+  return {to_unit(data.features), data.labels};
+}
+
 /// A per-feature affine map x' = (x - shift) * scale, fitted on training data.
 template <Scalar S>
 class Normalizer {

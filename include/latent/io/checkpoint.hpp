@@ -154,6 +154,25 @@ inline void fsync_parent_directory(const std::filesystem::path& path) {
   ::close(fd);
 }
 
+// The header's size field disagrees with the file's size. The CRC tells the two stories apart:
+// if it matches once the field holds the real size, the file is whole and only the field is
+// corrupt; otherwise the file lost (or gained) bytes, and the field tells how many.
+[[noreturn]] inline void throw_size_mismatch(const std::string& where, std::span<const std::uint8_t> body,
+                                             std::uint32_t stored_crc, std::uint64_t total) {
+  const std::uint64_t size = body.size() + 4;
+  std::vector<std::uint8_t> patched(body.begin(), body.end());
+  for (int k = 0; k < 8; ++k) patched[16 + std::size_t(k)] = std::uint8_t(size >> (8 * k));
+  if (crc32(patched) == stored_crc)
+    throw FormatError(where, "the header's size field is corrupt: it says " + std::to_string(total) +
+                                 " bytes, but the " + std::to_string(size) +
+                                 "-byte file is otherwise intact (its CRC matches)");
+  if (total > size)
+    throw FormatError(where, "truncated at byte " + std::to_string(size) + " of " + std::to_string(total) +
+                                 " (or the header's size field is corrupt: the CRC does not match either way)");
+  throw FormatError(where, std::to_string(size - total) + " unexpected bytes after the end at byte " +
+                               std::to_string(total) + " (or the header's size field is corrupt)");
+}
+
 // Every name in `names` joined by ", ".
 inline std::string join(const std::vector<std::string>& names) {
   std::string s;
@@ -233,12 +252,10 @@ void load_checkpoint(const std::filesystem::path& path, Module<S>& model,
   if (scalar_size != 4 && scalar_size != 8)
     throw FormatError(where, "scalar size is " + std::to_string(scalar_size) + " bytes, not 4 (float) or 8 (double)");
   const std::uint64_t total = header.u64("file size");
-  if (total > size) throw FormatError(where, "truncated at byte " + std::to_string(size) + " of " + std::to_string(total));
-  if (total < size)
-    throw FormatError(where, std::to_string(size - total) + " unexpected bytes after the end at byte " + std::to_string(total));
   const std::span<const std::uint8_t> body(bytes.data(), size - 4);
   const std::uint32_t stored = std::uint32_t(bytes[size - 4]) | std::uint32_t(bytes[size - 3]) << 8 |
                                std::uint32_t(bytes[size - 2]) << 16 | std::uint32_t(bytes[size - 1]) << 24;
+  if (total != size) detail::throw_size_mismatch(where, body, stored, total);
   if (crc32(body) != stored) throw FormatError(where, "CRC mismatch: the file is corrupt");
 
   // Parse everything first (bounds-checked even though the CRC matched: the file is not trusted).

@@ -3,6 +3,7 @@
 /// `Linear`: the dense layer y = W x + b.
 
 #include "latent/autodiff/ops/linear.hpp"
+#include "latent/core/sizes.hpp"
 #include "latent/layers/init.hpp"
 #include "latent/layers/module.hpp"
 
@@ -20,11 +21,12 @@ struct LinearOptions {
 template <class S>
 class Linear : public Module<S> {
  public:
-  /// A layer from `in` to `out` features, initialised from `rng`.
+  /// A layer from `in` to `out` features, initialised from `rng`. Throws `ShapeError` unless
+  /// both are positive.
   Linear(Index in, Index out, Rng& rng, LinearOptions options = {})
-      : weight_("weight", out, in), bias_("bias", options.bias ? out : 0, 1), has_bias_(options.bias) {
-    if (in <= 0 || out <= 0)
-      throw ShapeError("Linear", "sizes must be positive, got in=" + std::to_string(in) + " out=" + std::to_string(out));
+      : weight_("weight", require_size("Linear", "out", out), require_size("Linear", "in", in)),
+        bias_("bias", options.bias ? out : 0, 1),
+        has_bias_(options.bias) {
     options.init.apply(weight_.value, in, out, rng);
     if (has_bias_) options.bias_init.apply(bias_.value, in, out, rng);
   }

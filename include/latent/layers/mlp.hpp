@@ -22,9 +22,10 @@ struct MlpOptions {
 template <class S>
 class Mlp : public Module<S> {
  public:
-  /// Needs at least two sizes (input and output); throws `ShapeError` otherwise.
+  /// Needs at least two sizes (input and output), all positive; throws `ShapeError` otherwise.
   Mlp(const MlpOptions& options, Rng& rng) : hidden_(options.hidden), output_(options.output) {
     if (options.sizes.size() < 2) throw ShapeError("Mlp", "needs at least an input and an output size");
+    require_sizes("Mlp", "sizes", options.sizes);
     for (std::size_t l = 0; l + 1 < options.sizes.size(); ++l)
       layers_.emplace_back(options.sizes[l], options.sizes[l + 1], rng, options.linear);
   }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "latent/autodiff/tape.hpp"
+#include "latent/core/sizes.hpp"
 
 namespace latent::inline v0 {
 
@@ -16,9 +17,12 @@ struct Parameter {
   Matrix<S> value;   ///< the numbers the model computes with
 
   Parameter() = default;
-  /// A `rows x cols` parameter of zeros with a zero gradient.
+  /// A `rows x cols` parameter of zeros with a zero gradient. Throws `ShapeError` for a negative
+  /// size (0 is an empty parameter, e.g. a layer's absent bias).
   Parameter(std::string n, Index rows, Index cols)
-      : name(std::move(n)), value(Matrix<S>::Zero(rows, cols)), gradient_(rows, cols) {}
+      : name(std::move(n)),
+        value(Matrix<S>::Zero(require_size(name, "rows", rows, 0), require_size(name, "cols", cols, 0))),
+        gradient_(rows, cols) {}
 
   /// d loss / d value, as accumulated by `Tape::backward` since the last `zero_grad()`. The
   /// reference may be written (clipping, tests); it stays valid until the next `zero_grad()` or

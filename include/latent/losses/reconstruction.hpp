@@ -9,6 +9,7 @@
 #include "latent/autodiff/ops/activation.hpp"
 #include "latent/autodiff/ops/fused.hpp"
 #include "latent/losses/reduction.hpp"
+#include "latent/losses/targets.hpp"
 
 namespace latent::inline v0::losses {
 
@@ -21,18 +22,21 @@ Var<S> mse(Var<S> prediction, Var<S> target, Reduction r = Reduction::mean) {
 
 /// Bernoulli negative log-likelihood from logits, in nats:
 /// `-sum_i [x_i log sigmoid(z_i) + (1 - x_i) log(1 - sigmoid(z_i))]`, computed in the
-/// log-sum-exp form `max(z, 0) - z x + log1p(exp(-|z|))`, finite for any logit. Targets in [0, 1].
+/// log-sum-exp form `max(z, 0) - z x + log1p(exp(-|z|))`, finite for any logit. Throws `Error`
+/// for a target outside [0, 1] (`require_unit_interval`).
 template <class S>
 Var<S> bce_with_logits(Var<S> logits, Var<S> target, Reduction r = Reduction::mean) {
+  require_unit_interval("losses::bce_with_logits", target.value());
   return reduce(latent::bce_with_logits(logits, target), r);
 }
 
 /// Bernoulli negative log-likelihood from probabilities p, in nats:
 /// `-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)]`. p is clamped to [1e-7, 1 - 1e-7] (gradient 0
 /// where clamped) so the loss stays finite at p = 0 or 1; prefer `bce_with_logits`, which needs
-/// no clamp.
+/// no clamp. Throws `Error` for a target outside [0, 1].
 template <class S>
 Var<S> bce(Var<S> probability, Var<S> target, Reduction r = Reduction::mean) {
+  require_unit_interval("losses::bce", target.value());
   const Var<S> p = clamp_probability(probability, S(1e-7));
   const Var<S> ll = mul(target, log(p)) + mul(shift(-target, S(1)), log(shift(-p, S(1))));
   return reduce(colwise_sum(-ll), r);

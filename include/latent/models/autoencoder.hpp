@@ -12,6 +12,8 @@
 
 #include "latent/autodiff/ops/fused.hpp"
 #include "latent/layers/mlp.hpp"
+#include "latent/losses/targets.hpp"
+#include "latent/models/checks.hpp"
 #include "latent/models/code_penalty.hpp"
 #include "latent/models/contractive.hpp"
 #include "latent/models/corruption.hpp"
@@ -59,9 +61,10 @@ class Autoencoder : public Module<S> {
  public:
   /// Builds and initialises (from `rng`) both networks. Throws `Error` for a variant its
   /// options cannot support: KL sparsity without sigmoid codes, a contractive penalty on a
-  /// deeper encoder (see `require_contractive_encoder`), a bad noise level, negative weights.
+  /// deeper encoder (see `require_contractive_encoder`), a bad noise level, negative weights;
+  /// `ShapeError` naming the option for a size below 1 (`input`, `latent`, a hidden width).
   Autoencoder(const AutoencoderOptions& options, Rng& rng)
-      : options_(options),
+      : options_(checked(options)),
         encoder_(MlpOptions{.sizes = sizes(options.input, options.hidden, options.latent), .hidden = options.activation,
                             .output = options.code_activation, .linear = options.linear},
                  rng),
@@ -86,9 +89,7 @@ class Autoencoder : public Module<S> {
 
   /// The decoder's output g(z): logits (Bernoulli) or mean (Gaussian), F x batch.
   Var<S> decode(Tape<S>& tape, Var<S> z) {
-    if (z.rows() != options_.latent)
-      throw ShapeError("decode", "z is " + detail::shape_of(z) + " but the code has " + std::to_string(options_.latent) +
-                                     " dimensions");
+    require_batch("decode", "z", z.rows(), z.cols(), options_.latent, "dimensions of z");
     return decoder_.forward(tape, z);
   }
 
@@ -101,9 +102,11 @@ class Autoencoder : public Module<S> {
   /// `sum_i (x_i - x^_i)^2` (Gaussian with variance 1/2, up to a constant). In training mode a
   /// denoising model draws fresh x~ ~ C(x~ | x) from `rng` on every call; in eval mode, and for
   /// every other model, x~ = x and `rng` is not used. Throws `ShapeError` if x does not have F
-  /// rows.
+  /// rows or has no columns, `Error` for a Bernoulli target outside [0, 1], and `NumericError`
+  /// if a term becomes NaN or infinite.
   AutoencoderLoss<S> loss(Tape<S>& tape, Var<S> x, Rng& rng) {
     check_input("loss", x);
+    if (options_.likelihood == Likelihood::bernoulli) require_unit_interval("loss", x.value());
     Var<S> input = x;
     if (this->is_training() && options_.corruption.type != Noise::none) {
       corrupt_into<S>(x.value(), noisy_, options_.corruption, rng);
@@ -116,7 +119,15 @@ class Autoencoder : public Module<S> {
     const auto add = [&](Var<S> term) { penalty = penalty ? *penalty + term : term; };
     if (options_.penalty != CodePenalty::none) add(scale(code_penalty(options_.penalty, z, options_.rho), S(options_.lambda)));
     if (options_.contractive > 0) add(scale(mean(contractive_penalty(tape, encoder_, z)), S(options_.contractive)));
-    if (!penalty) return {recon, recon, tape.constant(Matrix<S>::Zero(1, 1))};
+    require_finite<S>("loss", "reconstruction term", recon);
+    if (penalty) require_finite<S>("loss", "penalty term", *penalty);
+    if (!penalty) {
+      // A zero term drawn in the arena: tape.constant(Matrix::Zero(1, 1)) heap-allocated its
+      // argument on every step.
+      const Var<S> zero = tape.record("zero", 1, 1);
+      tape.value_of(zero).setZero();
+      return {recon, recon, zero};
+    }
     return {recon + *penalty, recon, *penalty};
   }
 
@@ -124,6 +135,7 @@ class Autoencoder : public Module<S> {
 
   /// Codes z = f(x) of the columns of x: D x n.
   Matrix<S> encode(const Matrix<S>& x) {
+    require_rows("encode", "x", x.rows(), x.cols(), options_.input);
     Matrix<S> z(options_.latent, x.cols());
     detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
       Tape<S>& t = scratch_.fresh();
@@ -134,6 +146,7 @@ class Autoencoder : public Module<S> {
 
   /// x^ = E[x | z] for the columns of z: sigmoid of the logits (Bernoulli) or the mean, F x n.
   Matrix<S> decode(const Matrix<S>& z) {
+    require_rows("decode", "z", z.rows(), z.cols(), options_.latent, "dimensions of z");
     Matrix<S> x(options_.input, z.cols());
     detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
       Tape<S>& t = scratch_.fresh();
@@ -145,6 +158,7 @@ class Autoencoder : public Module<S> {
   /// g(f(x)) as E[x | z] (see `decode`), without noise: F x n. Corrupt x first (`corrupt`) to
   /// see a denoising model at work.
   Matrix<S> reconstruct(const Matrix<S>& x) {
+    require_rows("reconstruct", "x", x.rows(), x.cols(), options_.input);
     Matrix<S> out(options_.input, x.cols());
     detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
       Tape<S>& t = scratch_.fresh();
@@ -180,11 +194,15 @@ class Autoencoder : public Module<S> {
     return o.decoder_hidden ? *o.decoder_hidden : std::vector<Index>(o.hidden.rbegin(), o.hidden.rend());
   }
 
-  void check_input(const char* where, Var<S> x) const {
-    if (x.rows() != options_.input)
-      throw ShapeError(where, "x is " + detail::shape_of(x) + " but the model reads " + std::to_string(options_.input) +
-                                  " features");
+  static AutoencoderOptions checked(const AutoencoderOptions& o) {
+    require_size("Autoencoder", "input", o.input);
+    require_size("Autoencoder", "latent", o.latent);
+    require_sizes("Autoencoder", "hidden", o.hidden);
+    if (o.decoder_hidden) require_sizes("Autoencoder", "decoder_hidden", *o.decoder_hidden);
+    return o;
   }
+
+  void check_input(const char* where, Var<S> x) const { require_batch(where, "x", x.rows(), x.cols(), options_.input); }
 
   // E[x | z] from the decoder's output: the logistic function of the logits for Bernoulli.
   Matrix<S> mean_of(const ConstView<S>& out) const {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "latent/core/sizes.hpp"
 #include "latent/layers/mlp.hpp"
 #include "latent/models/likelihood.hpp"
 
@@ -71,6 +72,9 @@ class Decoder : public Module<S> {
 
  private:
   static std::vector<Index> sizes(const DecoderOptions& o) {
+    require_size("Decoder", "latent", o.latent);
+    require_sizes("Decoder", "hidden", o.hidden);
+    require_size("Decoder", "output", o.output);
     std::vector<Index> s{o.latent};
     s.insert(s.end(), o.hidden.begin(), o.hidden.end());
     s.push_back(o.output);

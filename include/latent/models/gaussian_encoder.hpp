@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "latent/autodiff/ops/rows.hpp"
+#include "latent/core/sizes.hpp"
 #include "latent/layers/mlp.hpp"
 #include "latent/losses/reconstruction.hpp"
 
@@ -36,9 +37,9 @@ struct GaussianParams {
 template <class S>
 class GaussianEncoder : public Module<S> {
  public:
-  /// Throws `ShapeError` for non-positive sizes.
+  /// Throws `ShapeError` for non-positive sizes, naming the option.
   GaussianEncoder(const GaussianEncoderOptions& options, Rng& rng)
-      : head_(options.hidden.empty() ? options.input : options.hidden.back(), 2 * options.latent, rng, options.linear),
+      : head_(head_input(options), 2 * options.latent, rng, options.linear),
         latent_(options.latent),
         min_logvar_(options.min_logvar),
         max_logvar_(options.max_logvar) {
@@ -76,6 +77,14 @@ class GaussianEncoder : public Module<S> {
   }
 
  private:
+  // The head's input width, once every size is checked (the head is built first).
+  static Index head_input(const GaussianEncoderOptions& o) {
+    require_size("GaussianEncoder", "input", o.input);
+    require_sizes("GaussianEncoder", "hidden", o.hidden);
+    require_size("GaussianEncoder", "latent", o.latent);
+    return o.hidden.empty() ? o.input : o.hidden.back();
+  }
+
   std::optional<Mlp<S>> trunk_;
   Linear<S> head_;
   Index latent_;

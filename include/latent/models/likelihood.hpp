@@ -34,6 +34,8 @@ inline Likelihood parse_likelihood(const std::string& name) {
 /// Bernoulli: BCE from logits. Gaussian with a fixed sigma (`logvar` absent):
 /// `sum_i (x_i - m_i)^2 / (2 sigma^2) + F log sigma + F/2 log 2 pi`. Gaussian with a learned
 /// per-feature log-variance column `logvar` (features x 1): `losses::gaussian_nll` (soft clamp).
+/// Bernoulli targets are not checked here: the models check x once per batch
+/// (`require_unit_interval`), before repeating it for L samples; do the same with data of your own.
 template <class S>
 Var<S> negative_log_likelihood(Likelihood likelihood, Var<S> output, Var<S> x, double sigma,
                                std::optional<Var<S>> logvar = std::nullopt) {

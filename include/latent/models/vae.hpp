@@ -13,6 +13,8 @@
 #include "latent/autodiff/ops/reduce.hpp"
 #include "latent/autodiff/ops/shape.hpp"
 #include "latent/losses/reduction.hpp"
+#include "latent/losses/targets.hpp"
+#include "latent/models/checks.hpp"
 #include "latent/models/decoder.hpp"
 #include "latent/models/detail/scratch_tape.hpp"
 #include "latent/models/gaussian_encoder.hpp"
@@ -55,9 +57,11 @@ enum class Interpolation {
   spherical,  ///< slerp: along the great circle, keeping the norm typical of N(0, I) samples
 };
 
-/// One-hot columns (classes x n) of integer labels in [0, classes); throws `Error` otherwise.
+/// One-hot columns (classes x n) of integer labels in [0, classes); throws `Error` otherwise,
+/// and `ShapeError` unless classes >= 1.
 template <class S>
 Matrix<S> one_hot(std::span<const int> labels, Index classes) {
+  require_size("one_hot", "classes", classes);
   Matrix<S> y = Matrix<S>::Zero(classes, Index(labels.size()));
   for (std::size_t j = 0; j < labels.size(); ++j) {
     if (labels[j] < 0 || labels[j] >= classes)
@@ -78,9 +82,10 @@ Matrix<S> one_hot(std::span<const int> labels, Index classes) {
 template <class S>
 class Vae : public Module<S> {
  public:
-  /// Builds the encoder and decoder, initialised from `rng`.
+  /// Builds the encoder and decoder, initialised from `rng`. Throws `ShapeError` naming the
+  /// option for a size below 1 (`input`, `latent`, a `hidden` width) or negative `classes`.
   Vae(const VaeOptions& options, Rng& rng)
-      : options_(options),
+      : options_(checked(options)),
         encoder_({.input = options.input + options.classes, .hidden = options.hidden, .latent = options.latent,
                   .activation = options.activation, .linear = options.linear},
                  rng),
@@ -96,10 +101,17 @@ class Vae : public Module<S> {
   /// The negative ELBO of the lecture, estimated with L = `options.samples` draws per example:
   /// `L_VAE = -E_q(z|x)[log p(x | z)] + beta KL(q(z | x) || p(z))`, z = mu + sigma .* eps,
   /// eps ~ N(0, I) from `rng`. Terms in nats per example. `labels` (classes x batch, one-hot) for
-  /// a conditional VAE.
+  /// a conditional VAE. Throws `ShapeError` for a wrong row count or an empty batch, `Error` for
+  /// a Bernoulli target outside [0, 1], `NumericError` if a term becomes NaN or infinite.
   Elbo<S> elbo(Tape<S>& tape, Var<S> x, Rng& rng, const ElboOptions& options = {},
                std::optional<Var<S>> labels = std::nullopt) {
     check_input("elbo", x, labels);
+    check_targets("elbo", x);
+    require_size("elbo", "ElboOptions::samples", options.samples);
+    if (!(options.beta >= 0 && options.free_bits >= 0 && std::isfinite(options.beta) &&
+          std::isfinite(options.free_bits)))
+      throw NumericError("elbo", "ElboOptions::beta and free_bits must be finite and >= 0, got beta=" +
+                                     std::to_string(options.beta) + " free_bits=" + std::to_string(options.free_bits));
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index L = options.samples;
     const Var<S> z = reparameterize(repeat(q.mu, L), repeat(q.logvar, L), noise(tape, q.mu.rows(), q.mu.cols() * L, rng));
@@ -108,8 +120,8 @@ class Vae : public Module<S> {
     const Var<S> recon = mean(decoder_.negative_log_likelihood(tape, out, repeat(x, L)));
     const Var<S> kl = mean(gaussian_kl(q.mu, q.logvar));
     const Var<S> kl_term = options.free_bits > 0 ? free_bits_kl(q, options.free_bits) : kl;
-    require_finite("elbo", "reconstruction term", recon);
-    require_finite("elbo", "KL term", kl);
+    require_finite<S>("elbo", "reconstruction term", recon);
+    require_finite<S>("elbo", "KL term", kl);
     return {recon + scale(kl_term, S(options.beta)), recon, kl};
   }
 
@@ -117,6 +129,8 @@ class Vae : public Module<S> {
   /// per example: k x batch (column j holds example j's draws).
   Var<S> log_weights(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) {
     check_input("log_weights", x, labels);
+    check_targets("log_weights", x);
+    require_size("log_weights", "k", k);
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index D = q.mu.rows(), n = q.mu.cols() * k;
     const Var<S> eps = noise(tape, D, n, rng);
@@ -137,7 +151,7 @@ class Vae : public Module<S> {
   Var<S> iwae(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) {
     const Var<S> bound = shift(colwise_logsumexp(log_weights(tape, x, rng, k, labels)), -S(std::log(double(k))));
     const Var<S> loss = -mean(bound);
-    require_finite("iwae", "importance-weighted bound", loss);
+    require_finite<S>("iwae", "importance-weighted bound", loss);
     return loss;
   }
 
@@ -145,6 +159,7 @@ class Vae : public Module<S> {
   /// model's own noise stream (seeded from the constructor's Rng). Prefer `elbo`, which takes
   /// the Rng explicitly.
   Var<S> forward(Tape<S>& tape, Var<S> x) override {
+    check_input("forward", x, std::nullopt);
     const auto q = encoder_.encode(tape, x);
     return decoder_.forward(tape, reparameterize(q.mu, q.logvar, noise(tape, q.mu.rows(), q.mu.cols(), noise_)));
   }
@@ -153,6 +168,7 @@ class Vae : public Module<S> {
 
   /// mu and log-variance of q(z | x) for the columns of x: each latent x n.
   std::pair<Matrix<S>, Matrix<S>> encode(const Matrix<S>& x, const Matrix<S>& labels = {}) {
+    check_matrix("encode", "x", x, options_.input, "features", labels);
     Matrix<S> mu(latent(), x.cols()), logvar(latent(), x.cols());
     detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
       Tape<S>& t = scratch_.fresh();
@@ -165,6 +181,7 @@ class Vae : public Module<S> {
 
   /// The mean of p(x | z) (probabilities for Bernoulli) for the columns of z: features x n.
   Matrix<S> decode(const Matrix<S>& z, const Matrix<S>& labels = {}) {
+    check_matrix("decode", "z", z, latent(), "dimensions of z", labels);
     Matrix<S> out(options_.input, z.cols());
     detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
       Tape<S>& t = scratch_.fresh();
@@ -176,6 +193,7 @@ class Vae : public Module<S> {
   /// n new examples: z ~ p(z) = N(0, I), decoded to the mean of p(x | z). For a conditional VAE,
   /// `label` picks the class of all n.
   Matrix<S> sample(Index n, Rng& rng, std::optional<int> label = std::nullopt) {
+    require_size("sample", "n", n, 0);
     Matrix<S> z(latent(), n);
     rng.fill_normal(z);
     return decode(z, class_labels(label, n));
@@ -184,6 +202,7 @@ class Vae : public Module<S> {
   /// x passed through the model: z ~ q(z | x) (sampled, not the mean), decoded to the mean of
   /// p(x | z).
   Matrix<S> reconstruct(const Matrix<S>& x, Rng& rng, const Matrix<S>& labels = {}) {
+    check_matrix("reconstruct", "x", x, options_.input, "features", labels);
     auto [mu, logvar] = encode(x, labels);
     Matrix<S> eps(mu.rows(), mu.cols());
     rng.fill_normal(eps);
@@ -194,6 +213,7 @@ class Vae : public Module<S> {
   /// of two inputs (`encode(x).first.col(j)`) to morph one into the other.
   Matrix<S> interpolate(const Vector<S>& a, const Vector<S>& b, Index steps, Interpolation how = Interpolation::linear,
                         std::optional<int> label = std::nullopt) {
+    require_size("interpolate", "steps", steps);
     if (a.size() != latent() || b.size() != latent())
       throw ShapeError("interpolate", "codes have " + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
                                           " entries but the latent space has " + std::to_string(latent()));
@@ -217,10 +237,14 @@ class Vae : public Module<S> {
   /// The importance-weighted bound on log p(x) with k samples, per example (n values, nats):
   /// `log (1/k) sum_l p(x, z_l) / q(z_l | x)`, z_l ~ q(z | x). Computed in passes of at most
   /// `max_columns` decoded samples and combined with a stable log-mean-exp, so k = 5000 fits in
-  /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample.
+  /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample. Throws
+  /// `ShapeError` for an x without columns (the mean of no values is no bound).
   Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
                            Index max_columns = Index(1) << 12) {
-    if (k < 1) throw Error("log_likelihood", "k must be at least 1, got " + std::to_string(k));
+    require_size("log_likelihood", "k", k);
+    require_size("log_likelihood", "max_columns", max_columns);
+    check_matrix("log_likelihood", "x", x, options_.input, "features", labels);
+    require_batch("log_likelihood", "x", x.rows(), x.cols(), options_.input);
     const Index per_pass = std::min(k, max_columns), examples = std::max<Index>(1, max_columns / per_pass);
     Vector<S> out(x.cols());
     Matrix<double> lw(k, examples);
@@ -240,8 +264,10 @@ class Vae : public Module<S> {
   }
 
   /// Active units (Burda et al. 2015): latent dimensions u whose posterior mean varies over the
-  /// data, `Var_x(E_q[z_u]) > threshold` (0.01 by their definition).
+  /// data, `Var_x(E_q[z_u]) > threshold` (0.01 by their definition). Throws `ShapeError` for an
+  /// x without columns.
   Index active_units(const Matrix<S>& x, double threshold = 0.01, const Matrix<S>& labels = {}) {
+    require_batch("active_units", "x", x.rows(), x.cols(), options_.input);
     const Matrix<S> mu = encode(x, labels).first;
     const auto centred = mu.colwise() - mu.rowwise().mean();
     const Vector<S> variance = centred.rowwise().squaredNorm() / S(std::max<Index>(1, mu.cols() - 1));
@@ -265,10 +291,17 @@ class Vae : public Module<S> {
   }
 
  private:
+  static VaeOptions checked(const VaeOptions& o) {
+    require_size("Vae", "input", o.input);
+    require_size("Vae", "latent", o.latent);
+    require_sizes("Vae", "hidden", o.hidden);
+    require_size("Vae", "classes", o.classes, 0);
+    return o;
+  }
+
+  // A batch on the tape: F rows, at least one column, labels as the model expects them.
   void check_input(const char* where, Var<S> x, const std::optional<Var<S>>& labels) const {
-    if (x.rows() != options_.input)
-      throw ShapeError(where, "x is " + detail::shape_of(x) + " but the model reads " + std::to_string(options_.input) +
-                                  " features");
+    require_batch(where, "x", x.rows(), x.cols(), options_.input);
     if (bool(labels) != (options_.classes > 0))
       throw Error(where, options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
     if (labels && (labels->rows() != options_.classes || labels->cols() != x.cols()))
@@ -276,11 +309,24 @@ class Vae : public Module<S> {
                                   std::to_string(options_.classes) + " classes");
   }
 
-  // Guard rail: a non-finite loss term stops training with the term's name and value.
-  static void require_finite(const char* where, const char* term, Var<S> v) {
-    if (!std::isfinite(v.item()))
-      throw NumericError(where, std::string("the ") + term + " became " + (std::isnan(v.item()) ? "NaN" : "infinite") +
-                                    " (lower the learning rate, or check the input for NaN)");
+  // Targets of a Bernoulli decoder in [0, 1]: one pass over x, before it is repeated for L samples.
+  void check_targets(const char* where, Var<S> x) const {
+    if (decoder_.likelihood() == Likelihood::bernoulli) require_unit_interval(where, x.value());
+  }
+
+  // A matrix for the evaluation API: `rows` rows (any number of columns; 0 gives an empty
+  // answer), and labels exactly when the VAE is conditional, one column per column of m.
+  void check_matrix(const char* where, const char* what, const Matrix<S>& m, Index rows, const char* meaning,
+                    const Matrix<S>& labels) const {
+    require_rows(where, what, m.rows(), m.cols(), rows, meaning);
+    const bool given = labels.rows() != 0 || labels.cols() != 0;
+    if (given != (options_.classes > 0))
+      throw Error(where,
+                  options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
+    if (given && (labels.rows() != options_.classes || labels.cols() != m.cols()))
+      throw ShapeError(where, "labels are " + detail::shape_str(labels.rows(), labels.cols()) + " but " + what +
+                                  " is " + detail::shape_str(m.rows(), m.cols()) + " and there are " +
+                                  std::to_string(options_.classes) + " classes");
   }
 
   // [v; y], with y's columns repeated k times to follow k samples per example.
@@ -311,6 +357,7 @@ class Vae : public Module<S> {
 
   Matrix<S> class_labels(std::optional<int> label, Index n) const {
     if (!label) return {};
+    if (options_.classes == 0) throw Error("sample", "a class label given to an unconditional VAE");
     return one_hot<S>(std::vector<int>(std::size_t(n), *label), options_.classes);
   }
 

@@ -31,6 +31,12 @@ template <class P>
 P flush_subnormal(const P& x) {
   return zero_where(abs(x) < P(std::numeric_limits<typename P::Scalar>::min()), x);
 }
+// A learning rate must be a finite number >= 0: an infinite one turns every parameter it
+// touches into inf or NaN on the first step.
+inline void check_lr(const char* where, double lr) {
+  if (!(lr >= 0 && std::isfinite(lr)))
+    throw NumericError(where, "learning rate must be finite and >= 0, got " + std::to_string(lr));
+}
 }  // namespace detail
 
 /// An optimizer's state as plain data, for checkpoints: its kind, step count, learning rate and
@@ -99,9 +105,9 @@ class Optimizer {
 
   /// The learning rate the next `step()` uses.
   [[nodiscard]] double lr() const noexcept { return lr_; }
-  /// Sets the learning rate (schedules call this); throws `NumericError` if it is negative or NaN.
+  /// Sets the learning rate (schedules call this); throws `NumericError` unless it is finite and >= 0.
   void set_lr(double lr) {
-    if (!(lr >= 0)) throw NumericError(kind_, "learning rate must be >= 0, got " + std::to_string(lr));
+    detail::check_lr(kind_.c_str(), lr);
     lr_ = lr;
   }
   /// Number of `step()` calls so far (restored by `load_state`).

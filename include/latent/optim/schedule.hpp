@@ -28,12 +28,6 @@ class Schedule {
   }
 };
 
-namespace detail {
-inline void check_lr(const char* where, double lr) {
-  if (!(lr >= 0)) throw NumericError(where, "learning rate must be >= 0, got " + std::to_string(lr));
-}
-}  // namespace detail
-
 /// A constant eta(t) = lr: the base for `LinearWarmup` alone.
 class ConstantLr : public Schedule<ConstantLr> {
  public:
