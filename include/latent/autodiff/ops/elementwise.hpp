@@ -32,20 +32,20 @@ Var<S> unary(Var<S> a, S arg = S(0)) {
 
 /// 1 where a > 0, else 0.
 template <class P>
-P positive_indicator(const P& a) {
+[[gnu::always_inline]] inline P positive_indicator(const P& a) {
   return (a > P(0)) & P(1);
 }
 
 /// log(1 + e^-|a|), finite for every a: softplus(a) = log(1 + e^a) = max(a, 0) + this, and the
 /// BCE from logits z, softplus(z) - z x, is written with it too (the log-sum-exp form).
 template <class P>
-P log1p_exp_minus_abs(const P& a) {
+[[gnu::always_inline]] inline P log1p_exp_minus_abs(const P& a) {
   return log1p(exp(-abs(a)));
 }
 
 /// 1 / (1 + e^-a); for a -> -inf, e^-a -> inf and the quotient -> 0 without NaN.
 template <class P>
-P logistic(const P& a) {
+[[gnu::always_inline]] inline P logistic(const P& a) {
   return P(1) / (P(1) + exp(-a));
 }
 
