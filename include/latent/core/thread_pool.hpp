@@ -4,8 +4,8 @@
 ///
 /// Why not an OpenMP region: its closing barrier waits for every thread to arrive. On a shared
 /// machine a thread whose core is lent to another process arrives a scheduler time slice late
-/// (milliseconds), at each of the ~30 regions of a training step: beside one busy process on a
-/// 2-core Intel Xeon, the `vae` example's epoch took 54-63 s on 2 threads against 2.6 s on one.
+/// (milliseconds), at each of the ~30 regions of a training step, which made 2 threads over
+/// twenty times slower than one beside a busy process (docs/performance.md, "Per CPU").
 /// Here a region is a fixed list of shares (one per thread, so the arithmetic depends only on
 /// the thread count, never on who computes a share), every thread takes the next unclaimed
 /// share, and the caller returns as soon as all shares are done: a worker that is not running
@@ -34,9 +34,8 @@ class ThreadPool {
  public:
   /// How long an idle worker spins before it sleeps until the next region, and how long the
   /// caller spins on the workers' shares before it yields its core between checks. The regions
-  /// of a training step come tens of microseconds apart: a worker that slept after 1000
-  /// `pause`s (~50 us on Sapphire Rapids) had to be woken by a system call at most of them, and
-  /// waking, yielding and scheduling took 9% of an epoch on the 2-vCPU Xeon.
+  /// of a training step come tens of microseconds apart: a worker that sleeps sooner has to be
+  /// woken by a system call at most of them (docs/performance.md, "Per CPU").
   static constexpr std::chrono::microseconds spin_time{300};
 
   /// The pool every `run_on_threads` call uses.

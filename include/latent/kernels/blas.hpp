@@ -8,12 +8,12 @@
 /// slab. OpenBLAS is therefore told to use one thread: its own pool would otherwise spin on the
 /// same cores as ours.
 ///
-/// Why offer it: on AVX-512 machines OpenBLAS's SGEMM kernels run about 15% faster than Eigen's
-/// at the shapes of an MLP step (docs/performance.md has the numbers).
+/// Why offer it: on the AVX-512 AMD machine OpenBLAS's SGEMM kernels ran faster than Eigen's at
+/// the shapes of an MLP step (docs/performance.md has the numbers).
 ///
 /// Why it can be declined: a BLAS that does not know the CPU falls back to a generic kernel.
 /// Debian's OpenBLAS 0.3.21 takes its SSE3 "Prescott" kernel on Intel Xeons of family 6 model 207
-/// (AVX-512, AMX), 3x slower than Eigen's AVX-512 kernel. So the route is taken only when the
+/// (AVX-512, AMX), several times slower than Eigen's AVX-512 kernel. So the route is taken only when the
 /// BLAS's kernel is as wide as the CPU it runs on (`blas_kernel_fits`); otherwise products stay on
 /// Eigen's kernel. The choice depends only on the machine and the build, so results stay
 /// bit-reproducible; `latent::gemm_backend()` says which route was taken.
@@ -47,7 +47,7 @@ inline bool cpu_has_avx2() {
 /// Whether a BLAS whose kernel is named `core` (OpenBLAS's `openblas_get_corename()`) is worth
 /// taking on a CPU that has AVX2 (`cpu_avx2`) or not: on an AVX2 CPU, only OpenBLAS's AVX2 and
 /// AVX-512 kernels (Haswell, Zen, SkylakeX, Cooperlake, SapphireRapids), never a generic one
-/// (Prescott, Core2, Nehalem, Sandybridge, ...), which run 2-3x slower than Eigen's.
+/// (Prescott, Core2, Nehalem, Sandybridge, ...), which run far slower than Eigen's.
 inline bool blas_kernel_fits(std::string_view core, bool cpu_avx2) {
   if (!cpu_avx2) return true;
   std::string name(core);

@@ -39,8 +39,8 @@ void for_each_packet(Index n, Body&& body) {
 /// sqrt(x), correctly rounded, for a scalar or a packet. Why not `Eigen::internal::psqrt`: under
 /// Eigen's default EIGEN_FAST_MATH the float packets (and AVX-512 double) take an rsqrt estimate
 /// and Newton steps, 1-2 bits off and about 8 instructions; the hardware square root is exact,
-/// as PyTorch's, and next to a division it made Adam 25% faster on the AVX-512 cores we measured
-/// (docs/performance.md). The overloads below take the packets where the two differ.
+/// as PyTorch's, and next to a division it made Adam faster on the AVX-512 cores we measured
+/// (figures in docs/performance.md). The overloads below take the packets where the two differ.
 template <class P>
 P exact_sqrt(const P& x) {
   if constexpr (std::is_arithmetic_v<P>)

@@ -62,8 +62,8 @@ class Adam : public Optimizer<S> {
 
   /// The Adam rule on one block of columns (see `Optimizer::update`), fused into one pass: it
   /// reads theta, m, v and the gradient (formed in registers when it is kept as factors) once
-  /// and writes theta, m, v once. As three Eigen assignments it took 0.38 ns per entry on one
-  /// AVX-512 core, fused 0.29 (with `exact_sqrt`; docs/performance.md).
+  /// and writes theta, m, v once, which is faster than three Eigen assignments on the AVX-512
+  /// cores we measured (figures in docs/performance.md, "Inside a step").
   [[gnu::flatten]] void update(typename Optimizer<S>::Block& block) override {
     using detail::load, detail::store;
     const S b1 = S(o_.beta1), b2 = S(o_.beta2);

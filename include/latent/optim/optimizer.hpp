@@ -25,8 +25,8 @@ namespace detail {
 /// scalar. Running averages decay geometrically wherever the gradient is zero (a dead unit, a
 /// pixel that is always 0), so without this they end as subnormal numbers, and stay there (0.9
 /// times the smallest subnormal rounds back to it); x86 cores then take a slow path on every
-/// later step, which was seen to make a VAE step at batch 1 up to 6x slower. The steps such
-/// entries stand for are below 1e-30.
+/// later step, which was seen to make a VAE step at batch 1 several times slower
+/// (docs/performance.md). The steps such entries stand for are below 1e-30.
 template <class P>
 P flush_subnormal(const P& x) {
   return zero_where(abs(x) < P(std::numeric_limits<typename P::Scalar>::min()), x);
@@ -204,7 +204,7 @@ class Optimizer {
   /// registers rather than expanded into scratch. `body` must read the value at i before it
   /// writes it. Call it from an `update` marked `[[gnu::flatten]]`: unless every lambda level is
   /// inlined, the packet loop reloads the body's captured scalars after each store (Sgd with
-  /// momentum 2.4x slower, docs/optim.md).
+  /// momentum measured much slower, docs/optim.md).
   template <class Body>
   static void for_each_gradient_packet(Block& b, double weight_decay, Body&& body) {
     const Index rows = b.value.rows();
