@@ -149,7 +149,7 @@ TEST_CASE("linear-Gaussian VAE: ELBO <= IWAE(10) <= IWAE(100) <= exact log p(x)"
     opt.step();
   }
   // The trained decoder is x = W z + b + 0.5 n: its exact log p(x) is N(x; b, W W^T + 0.25 I).
-  auto& layer = vae.decoder().mlp().layer(0);
+  auto& layer = dynamic_cast<Mlp<double>&>(vae.decoder().network()).layer(0);
   const double exact = mean_exact_log_likelihood(x, layer.weight().value, layer.bias().value, 0.5);
   Rng eval(11);
   const double l1 = vae.log_likelihood(x, 1, eval).mean();
@@ -162,4 +162,86 @@ TEST_CASE("linear-Gaussian VAE: ELBO <= IWAE(10) <= IWAE(100) <= exact log p(x)"
   CHECK(l100 <= exact + 1e-3);
   CHECK(exact - l1000 < exact - l1);
   CHECK(exact - l1000 < 0.05);
+}
+
+namespace {
+// y = x + tanh(W x + b): a residual block, written as a user would, outside the library.
+template <class S>
+class ResidualTanh : public Module<S> {
+ public:
+  ResidualTanh(Index width, Rng& rng) : layer_(width, width, rng) {}
+  Var<S> forward(Tape<S>& tape, Var<S> x) override { return x + tanh(layer_.forward(tape, x)); }
+
+ protected:
+  void visit_children(const typename Module<S>::ChildVisitor& f) override { f("layer", layer_); }
+
+ private:
+  Linear<S> layer_;
+};
+
+// z -> Linear -> residual block: a decoder network from D to F features.
+template <class S>
+class UpResidual : public Module<S> {
+ public:
+  UpResidual(Index in, Index out, Rng& rng) : up_(in, out, rng), block_(out, rng) {}
+  Var<S> forward(Tape<S>& tape, Var<S> z) override { return block_.forward(tape, up_.forward(tape, z)); }
+
+ protected:
+  void visit_children(const typename Module<S>::ChildVisitor& f) override {
+    f("up", up_);
+    f("block", block_);
+  }
+
+ private:
+  Linear<S> up_;
+  ResidualTanh<S> block_;
+};
+}  // namespace
+
+TEST_CASE("a Vae composed from user-written modules lists their parameters, passes grad_check and trains",
+          "[models][vae][gradcheck]") {
+  Rng rng(3);
+  const Index F = 6, D = 2;
+  GaussianEncoder<double> encoder(ResidualTanh<double>(F, rng), {.input = F, .latent = D}, rng);
+  Decoder<double> decoder(UpResidual<double>(D, F, rng), {.likelihood = Likelihood::gaussian, .learn_variance = true,
+                                                          .features = F});
+  Vae<double> vae(std::move(encoder), std::move(decoder), F, rng);
+
+  std::vector<std::string> names;
+  for (const auto& [name, p] : vae.named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"encoder.trunk.layer.weight", "encoder.trunk.layer.bias", "encoder.head.weight",
+                                          "encoder.head.bias", "decoder.logvar", "decoder.network.up.weight",
+                                          "decoder.network.up.bias", "decoder.network.block.layer.weight",
+                                          "decoder.network.block.layer.bias"});
+  CHECK(vae.latent() == D);
+
+  const Md x = random(F, 5, rng);
+  const auto loss = [&](Tape<double>& t) {
+    Rng fixed(7);  // the same eps on every evaluation
+    return vae.elbo(t, t.constant(x), fixed, {.samples = 2}).total;
+  };
+  const auto result = grad_check_parameters(loss, vae.named_parameters());
+  INFO(result.message());
+  CHECK(result.max_rel_error < 1e-6);
+
+  // Its ELBO falls under Adam, as the MLP VAE's does.
+  Adam<double> opt(vae.parameters(), {.lr = 1e-2});
+  Tape<double> t;
+  const auto elbo = [&] {
+    Rng fixed(9);
+    t.clear();
+    return vae.elbo(t, t.constant(x), fixed).total;
+  };
+  const double before = elbo().item();
+  for (int step = 0; step < 200; ++step) {
+    t.clear();
+    opt.zero_grad();
+    t.backward(vae.elbo(t, t.constant(x), rng).total);
+    opt.step();
+  }
+  CHECK(elbo().item() < before - 1.0);
+
+  // A trunk of your own and hidden widths of the library's do not mix.
+  CHECK_THROWS_WITH((GaussianEncoder<double>(ResidualTanh<double>(F, rng), {.input = F, .hidden = {4}, .latent = D}, rng)),
+                    Contains("hidden widths given beside a trunk of your own"));
 }

@@ -1,7 +1,10 @@
 #pragma once
 /// @file
-/// `Decoder`: p(x | z) as an MLP from codes to the parameters of a `Likelihood`.
+/// `Decoder`: p(x | z) as a network (an MLP, or any module) from codes to the parameters of a
+/// `Likelihood`.
 
+#include <concepts>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -22,9 +25,18 @@ struct DecoderOptions {
   bool learn_variance = false;               ///< Gaussian with a learned per-feature log-variance
 };
 
-/// The decoder p(x | z): an `Mlp` whose output is the logits (Bernoulli) or the mean
-/// (Gaussian) of x; with `learn_variance`, a parameter "logvar" (features x 1) holds a learned
-/// log-variance per feature, soft-clamped in the likelihood. Children: "mlp".
+/// What a decoder's output parameterises: the observation model p(x | z).
+struct ObservationOptions {
+  Likelihood likelihood = Likelihood::bernoulli;  ///< Bernoulli on logits, or Gaussian on a mean
+  double sigma = 1.0;                             ///< Gaussian with a fixed standard deviation
+  bool learn_variance = false;                    ///< Gaussian with a learned per-feature log-variance
+  Index features = 0;                            ///< F, the rows of x: sizes a learned variance
+};
+
+/// The decoder p(x | z): a network (an `Mlp`, or any module of yours) whose output is the logits
+/// (Bernoulli) or the mean (Gaussian) of x, features x batch; with `learn_variance`, a parameter
+/// "logvar" (features x 1) holds a learned log-variance per feature, soft-clamped in the
+/// likelihood. Children: "network".
 template <class S>
 class Decoder : public Module<S> {
  public:
@@ -32,16 +44,22 @@ class Decoder : public Module<S> {
   /// Throws `ShapeError` unless `latent`, `output` and every hidden width are positive, and
   /// `NumericError` unless `sigma` > 0.
   Decoder(const DecoderOptions& options, Rng& rng)
-      : mlp_(MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity}, rng),
-        likelihood_(options.likelihood),
-        sigma_(options.sigma),
-        learn_variance_(options.likelihood == Likelihood::gaussian && options.learn_variance),
-        logvar_("logvar", learn_variance_ ? options.output : 0, 1) {
-    if (!(options.sigma > 0)) throw NumericError("Decoder", "sigma must be positive, got " + std::to_string(options.sigma));
-  }
+      : Decoder(std::make_unique<Mlp<S>>(
+                    MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity},
+                    rng),
+                {.likelihood = options.likelihood, .sigma = options.sigma, .learn_variance = options.learn_variance,
+                 .features = options.output}) {}
+
+  /// Any module (moved in: a transposed-convolution net, a residual MLP) from codes to the
+  /// likelihood's parameters. Throws `NumericError` unless `sigma` > 0, `ShapeError` for a
+  /// learned variance without `features`.
+  template <class Network>
+    requires std::derived_from<Network, Module<S>>
+  Decoder(Network network, const ObservationOptions& observation)
+      : Decoder(std::make_unique<Network>(std::move(network)), observation) {}
 
   /// Logits or mean of p(x | z) for the columns of z: features x batch.
-  Var<S> forward(Tape<S>& tape, Var<S> z) override { return mlp_.forward(tape, z); }
+  Var<S> forward(Tape<S>& tape, Var<S> z) override { return network_->forward(tape, z); }
 
   /// -log p(x | z) per column (1 x batch), in nats, given this decoder's `output` for z.
   Var<S> negative_log_likelihood(Tape<S>& tape, Var<S> output, Var<S> x) {
@@ -60,17 +78,27 @@ class Decoder : public Module<S> {
   /// The likelihood.
   [[nodiscard]] Likelihood likelihood() const noexcept { return likelihood_; }
   /// The network from z to the likelihood's parameters.
-  Mlp<S>& mlp() noexcept { return mlp_; }
+  Module<S>& network() noexcept { return *network_; }
 
  protected:
   /// Lists "logvar" when the variance is learned; otherwise nothing.
   void visit_own_parameters(const typename Module<S>::ParameterVisitor& f) override {
     if (learn_variance_) f(logvar_);
   }
-  /// Lists the child "mlp".
-  void visit_children(const typename Module<S>::ChildVisitor& f) override { f("mlp", mlp_); }
+  /// Lists the child "network".
+  void visit_children(const typename Module<S>::ChildVisitor& f) override { f("network", *network_); }
 
  private:
+  Decoder(std::unique_ptr<Module<S>> network, const ObservationOptions& o)
+      : network_(std::move(network)),
+        likelihood_(o.likelihood),
+        sigma_(o.sigma),
+        learn_variance_(o.likelihood == Likelihood::gaussian && o.learn_variance),
+        logvar_("logvar", learn_variance_ ? o.features : 0, 1) {
+    if (!(o.sigma > 0)) throw NumericError("Decoder", "sigma must be positive, got " + std::to_string(o.sigma));
+    if (learn_variance_) require_size("Decoder", "features", o.features);
+  }
+
   static std::vector<Index> sizes(const DecoderOptions& o) {
     require_size("Decoder", "latent", o.latent);
     require_sizes("Decoder", "hidden", o.hidden);
@@ -81,7 +109,7 @@ class Decoder : public Module<S> {
     return s;
   }
 
-  Mlp<S> mlp_;
+  std::unique_ptr<Module<S>> network_;
   Likelihood likelihood_;
   double sigma_;
   bool learn_variance_;

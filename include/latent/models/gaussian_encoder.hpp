@@ -3,7 +3,8 @@
 /// `GaussianEncoder`: q(z | x) = N(mu(x), diag(exp(logvar(x)))) from an MLP trunk and one shared
 /// head GEMM split into mu and log-variance.
 
-#include <optional>
+#include <concepts>
+#include <memory>
 #include <vector>
 
 #include "latent/autodiff/ops/rows.hpp"
@@ -31,13 +32,15 @@ struct GaussianParams {
   Var<S> logvar;  ///< log sigma^2, soft-clamped
 };
 
-/// The VAE's probabilistic encoder q(z | x) = N(mu, diag(sigma^2)). The mu and log-variance
-/// heads are one Linear of 2D outputs (one GEMM), split by rows. The log-variance is clamped
-/// softly into [min_logvar, max_logvar], where exp cannot overflow. Children: "trunk", "head".
+/// The VAE's probabilistic encoder q(z | x) = N(mu, diag(sigma^2)): a trunk (an MLP, or any
+/// module of yours) and a head. The mu and log-variance heads are one Linear of 2D outputs (one
+/// GEMM), split by rows. The log-variance is clamped softly into [min_logvar, max_logvar], where
+/// exp cannot overflow. Children: "trunk" (if any), "head".
 template <class S>
 class GaussianEncoder : public Module<S> {
  public:
-  /// Throws `ShapeError` for non-positive sizes, naming the option.
+  /// The classic MLP encoder: `input -> hidden...` with `activation` after every layer, then the
+  /// head. Throws `ShapeError` for non-positive sizes, naming the option.
   GaussianEncoder(const GaussianEncoderOptions& options, Rng& rng)
       : head_(head_input(options), 2 * options.latent, rng, options.linear),
         latent_(options.latent),
@@ -46,10 +49,21 @@ class GaussianEncoder : public Module<S> {
     if (!options.hidden.empty()) {
       std::vector<Index> sizes{options.input};
       sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
-      trunk_.emplace(MlpOptions{.sizes = sizes, .hidden = options.activation, .output = options.activation,
-                                .linear = options.linear},
-                     rng);
+      trunk_ = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes, .hidden = options.activation,
+                                                   .output = options.activation, .linear = options.linear},
+                                        rng);
     }
+  }
+
+  /// Any module as the trunk (moved in: a convolutional net, a residual block, a `Sequential`),
+  /// followed by the head. `options.input` is the number of features the trunk yields per
+  /// example (the head's input); `options.hidden` must be empty (`Error` otherwise: the trunk is
+  /// yours). Throws `ShapeError` for non-positive sizes.
+  template <class Trunk>
+    requires std::derived_from<Trunk, Module<S>>
+  GaussianEncoder(Trunk trunk, const GaussianEncoderOptions& options, Rng& rng)
+      : GaussianEncoder(head_only(options), rng) {
+    trunk_ = std::make_unique<Trunk>(std::move(trunk));
   }
 
   /// mu and log-variance of q(z | x) for the columns of x.
@@ -66,8 +80,6 @@ class GaussianEncoder : public Module<S> {
 
   /// D.
   [[nodiscard]] Index latent() const noexcept { return latent_; }
-  /// Features the encoder reads.
-  [[nodiscard]] Index in_features() const noexcept { return trunk_ ? trunk_->in_features() : head_.in_features(); }
 
  protected:
   /// Lists the children "trunk" (if any) and "head".
@@ -77,6 +89,13 @@ class GaussianEncoder : public Module<S> {
   }
 
  private:
+  static const GaussianEncoderOptions& head_only(const GaussianEncoderOptions& o) {
+    if (!o.hidden.empty())
+      throw Error("GaussianEncoder", "hidden widths given beside a trunk of your own (the trunk's layers are yours; "
+                                     ".input is the number of features it yields)");
+    return o;
+  }
+
   // The head's input width, once every size is checked (the head is built first).
   static Index head_input(const GaussianEncoderOptions& o) {
     require_size("GaussianEncoder", "input", o.input);
@@ -85,7 +104,7 @@ class GaussianEncoder : public Module<S> {
     return o.hidden.empty() ? o.input : o.hidden.back();
   }
 
-  std::optional<Mlp<S>> trunk_;
+  std::unique_ptr<Module<S>> trunk_;  // null: the head reads x itself
   Linear<S> head_;
   Index latent_;
   double min_logvar_, max_logvar_;

@@ -8,6 +8,7 @@
 #include <numbers>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "latent/autodiff/ops/reduce.hpp"
@@ -94,6 +95,18 @@ class Vae : public Module<S> {
                   .output = options.input, .activation = options.activation, .likelihood = options.likelihood,
                   .sigma = options.sigma, .learn_variance = options.learn_variance},
                  rng),
+        noise_(rng.split(0x5ae)) {}
+
+  /// A VAE from its two networks: q(z | x) is `encoder`, a `GaussianEncoder` around any trunk,
+  /// and p(x | z) is `decoder`, a `Decoder` around any network (both moved in). `input` is F, the
+  /// rows of x. `classes` > 0 makes it conditional: the encoder then reads F + classes rows and
+  /// the decoder D + classes. `rng` seeds the model's own noise stream (`forward`). Throws
+  /// `ShapeError` for `input` below 1 or negative `classes`.
+  Vae(GaussianEncoder<S> encoder, Decoder<S> decoder, Index input, Rng& rng, Index classes = 0)
+      : options_(checked({.input = input, .hidden = {}, .latent = encoder.latent(), .likelihood = decoder.likelihood(),
+                          .classes = classes})),
+        encoder_(std::move(encoder)),
+        decoder_(std::move(decoder)),
         noise_(rng.split(0x5ae)) {}
 
   // --- on a tape ----------------------------------------------------------------------------
@@ -276,8 +289,6 @@ class Vae : public Module<S> {
 
   /// D.
   [[nodiscard]] Index latent() const noexcept { return options_.latent; }
-  /// The options it was built with.
-  [[nodiscard]] const VaeOptions& options() const noexcept { return options_; }
   /// q(z | x).
   GaussianEncoder<S>& encoder() noexcept { return encoder_; }
   /// p(x | z).
@@ -361,7 +372,7 @@ class Vae : public Module<S> {
     return one_hot<S>(std::vector<int>(std::size_t(n), *label), options_.classes);
   }
 
-  VaeOptions options_;
+  VaeOptions options_;  // input, latent and classes are read; a VAE built from parts leaves the rest
   GaussianEncoder<S> encoder_;
   Decoder<S> decoder_;
   Rng noise_;
