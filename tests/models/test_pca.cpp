@@ -105,7 +105,7 @@ TEST_CASE("a linear autoencoder trained with squared error spans the principal s
     tape.backward(ae.loss(tape, tape.constant(x), rng).total);
     opt.step();
   }
-  const double angle = largest_principal_angle(ae.decoder().layer(0).weight().value, principal);
+  const double angle = largest_principal_angle(dynamic_cast<Mlp<double>&>(ae.decoder()).layer(0).weight().value, principal);
   INFO("largest principal angle " << angle << " rad; AE error " << (ae.reconstruct(x) - x).squaredNorm() / 2000
                                   << " vs PCA " << pca.reconstruction_error(x));
   CHECK(angle < 0.01);

@@ -6,6 +6,8 @@
 /// denoises. One options struct selects and combines the variants: undercomplete (D < F),
 /// regularized and sparse (`penalty`), denoising (`corruption`), contractive (`contractive`).
 
+#include <concepts>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,9 +51,10 @@ struct AutoencoderLoss {
   Var<S> penalty;         ///< lambda Omega(z) + lambda_c ||J_f(x~)||_F^2, already weighted (0 if neither)
 };
 
-/// The autoencoder of the lecture. Children "encoder" (`Mlp` F -> hidden -> D, `activation`
-/// between layers, `code_activation` on z) and "decoder" (`Mlp` D -> decoder hidden -> F, linear
-/// output: logits for Bernoulli, the mean for Gaussian).
+/// The autoencoder of the lecture. Children "encoder" (by default an `Mlp` F -> hidden -> D,
+/// `activation` between layers, `code_activation` on z) and "decoder" (by default an `Mlp`
+/// D -> decoder hidden -> F, linear output: logits for Bernoulli, the mean for Gaussian); either
+/// can be any module of yours.
 ///
 /// On a tape (training): `encode`, `decode`, `forward` (= decode(encode(x)), no noise), `loss`.
 /// Without a tape (evaluation on an internal scratch tape, in chunks; no gradients): `encode`,
@@ -63,34 +66,33 @@ class Autoencoder : public Module<S> {
   /// options cannot support: KL sparsity without sigmoid codes, a contractive penalty on a
   /// deeper encoder (see `require_contractive_encoder`), a bad noise level, negative weights;
   /// `ShapeError` naming the option for a size below 1 (`input`, `latent`, a hidden width).
-  Autoencoder(const AutoencoderOptions& options, Rng& rng)
-      : options_(checked(options)),
-        encoder_(MlpOptions{.sizes = sizes(options.input, options.hidden, options.latent), .hidden = options.activation,
-                            .output = options.code_activation, .linear = options.linear},
-                 rng),
-        decoder_(MlpOptions{.sizes = sizes(options.latent, decoder_widths(options), options.input),
-                            .hidden = options.activation, .output = Activation::identity, .linear = options.linear},
-                 rng) {
-    if (!(options.lambda >= 0) || !(options.contractive >= 0))
-      throw NumericError("Autoencoder", std::string("penalty weights must be >= 0, got lambda=") + std::to_string(options.lambda) +
-                                            " contractive=" + std::to_string(options.contractive));
-    check_code_penalty(options.penalty, options.code_activation, options.rho);
-    check_corruption(options.corruption);
-    if (options.contractive > 0) require_contractive_encoder(encoder_);
-  }
+  Autoencoder(const AutoencoderOptions& options, Rng& rng) : Autoencoder(mlp_networks(checked(options), rng), options) {}
+
+  /// An autoencoder from its two networks, moved in: `encoder` maps x (`options.input` rows) to
+  /// the code z (`options.latent` rows), `decoder` maps z to the logits (Bernoulli) or the mean
+  /// (Gaussian) of x. The rest of `options` (likelihood, penalty, corruption) applies as for the
+  /// MLP model; its widths and activations describe the MLP model only and are not read, except
+  /// `code_activation`, which a KL sparsity penalty needs to be sigmoid (say so when your encoder
+  /// ends in one). The contractive penalty needs the library's one-layer `Mlp` encoder.
+  template <class EncoderNet, class DecoderNet>
+    requires std::derived_from<EncoderNet, Module<S>> && std::derived_from<DecoderNet, Module<S>>
+  Autoencoder(EncoderNet encoder, DecoderNet decoder, const AutoencoderOptions& options)
+      : Autoencoder(Networks{std::make_unique<EncoderNet>(std::move(encoder)),
+                             std::make_unique<DecoderNet>(std::move(decoder))},
+                    checked(options, false)) {}
 
   // --- on a tape ----------------------------------------------------------------------------
 
   /// The code z = f(x): D x batch.
   Var<S> encode(Tape<S>& tape, Var<S> x) {
     check_input("encode", x);
-    return encoder_.forward(tape, x);
+    return encoder_->forward(tape, x);
   }
 
   /// The decoder's output g(z): logits (Bernoulli) or mean (Gaussian), F x batch.
   Var<S> decode(Tape<S>& tape, Var<S> z) {
     require_batch("decode", "z", z.rows(), z.cols(), options_.latent, "dimensions of z");
-    return decoder_.forward(tape, z);
+    return decoder_->forward(tape, z);
   }
 
   /// g(f(x)) without noise: logits or mean, F x batch.
@@ -112,13 +114,13 @@ class Autoencoder : public Module<S> {
       corrupt_into<S>(x.value(), noisy_, options_.corruption, rng);
       input = tape.constant(noisy_);
     }
-    const Var<S> z = encoder_.forward(tape, input);
-    const Var<S> out = decoder_.forward(tape, z);
+    const Var<S> z = encoder_->forward(tape, input);
+    const Var<S> out = decoder_->forward(tape, z);
     const Var<S> recon = mean(options_.likelihood == Likelihood::bernoulli ? bce_with_logits(out, x) : squared_error(out, x));
     std::optional<Var<S>> penalty;
     const auto add = [&](Var<S> term) { penalty = penalty ? *penalty + term : term; };
     if (options_.penalty != CodePenalty::none) add(scale(code_penalty(options_.penalty, z, options_.rho), S(options_.lambda)));
-    if (options_.contractive > 0) add(scale(mean(contractive_penalty(tape, encoder_, z)), S(options_.contractive)));
+    if (options_.contractive > 0) add(scale(mean(contractive_penalty(tape, mlp_encoder(), z)), S(options_.contractive)));
     require_finite<S>("loss", "reconstruction term", recon);
     if (penalty) require_finite<S>("loss", "penalty term", *penalty);
     if (!penalty) {
@@ -172,18 +174,54 @@ class Autoencoder : public Module<S> {
   /// The options it was built with.
   [[nodiscard]] const AutoencoderOptions& options() const noexcept { return options_; }
   /// f.
-  Mlp<S>& encoder() noexcept { return encoder_; }
+  Module<S>& encoder() noexcept { return *encoder_; }
   /// g.
-  Mlp<S>& decoder() noexcept { return decoder_; }
+  Module<S>& decoder() noexcept { return *decoder_; }
 
  protected:
   /// Lists the children "encoder" and "decoder".
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
-    f("encoder", encoder_);
-    f("decoder", decoder_);
+    f("encoder", *encoder_);
+    f("decoder", *decoder_);
   }
 
  private:
+  struct Networks {
+    std::unique_ptr<Module<S>> encoder, decoder;
+  };
+
+  // The MLP model's networks, the encoder initialised from `rng` before the decoder.
+  static Networks mlp_networks(const AutoencoderOptions& o, Rng& rng) {
+    Networks n;
+    n.encoder = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes(o.input, o.hidden, o.latent), .hidden = o.activation,
+                                                    .output = o.code_activation, .linear = o.linear},
+                                         rng);
+    n.decoder = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes(o.latent, decoder_widths(o), o.input),
+                                                    .hidden = o.activation, .output = Activation::identity,
+                                                    .linear = o.linear},
+                                         rng);
+    return n;
+  }
+
+  Autoencoder(Networks networks, const AutoencoderOptions& options)
+      : options_(options), encoder_(std::move(networks.encoder)), decoder_(std::move(networks.decoder)) {
+    if (!(options.lambda >= 0) || !(options.contractive >= 0))
+      throw NumericError("Autoencoder", std::string("penalty weights must be >= 0, got lambda=") + std::to_string(options.lambda) +
+                                            " contractive=" + std::to_string(options.contractive));
+    check_code_penalty(options.penalty, options.code_activation, options.rho);
+    check_corruption(options.corruption);
+    if (options.contractive > 0) require_contractive_encoder(mlp_encoder());
+  }
+
+  // The encoder as the library's Mlp, for the contractive penalty's closed-form Jacobian.
+  Mlp<S>& mlp_encoder() {
+    auto* mlp = dynamic_cast<Mlp<S>*>(encoder_.get());
+    if (!mlp)
+      throw Error("contractive penalty", "the closed-form Jacobian needs the library's one-layer Mlp encoder, not a module "
+                                         "of your own");
+    return *mlp;
+  }
+
   static std::vector<Index> sizes(Index in, const std::vector<Index>& hidden, Index out) {
     std::vector<Index> s{in};
     s.insert(s.end(), hidden.begin(), hidden.end());
@@ -194,9 +232,11 @@ class Autoencoder : public Module<S> {
     return o.decoder_hidden ? *o.decoder_hidden : std::vector<Index>(o.hidden.rbegin(), o.hidden.rend());
   }
 
-  static AutoencoderOptions checked(const AutoencoderOptions& o) {
+  // Sizes checked before anything is built; the widths only when they build the networks.
+  static const AutoencoderOptions& checked(const AutoencoderOptions& o, bool widths = true) {
     require_size("Autoencoder", "input", o.input);
     require_size("Autoencoder", "latent", o.latent);
+    if (!widths) return o;
     require_sizes("Autoencoder", "hidden", o.hidden);
     if (o.decoder_hidden) require_sizes("Autoencoder", "decoder_hidden", *o.decoder_hidden);
     return o;
@@ -211,7 +251,7 @@ class Autoencoder : public Module<S> {
   }
 
   AutoencoderOptions options_;
-  Mlp<S> encoder_, decoder_;
+  std::unique_ptr<Module<S>> encoder_, decoder_;
   detail::ScratchTape<S> scratch_;
   Matrix<S> noisy_;  // x~, reused across steps
 };
