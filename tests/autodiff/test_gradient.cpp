@@ -109,3 +109,34 @@ TEST_CASE("optimizers update from factors exactly as from the dense gradient", "
     }
   }
 }
+
+TEST_CASE("clip_grad_norm on a gradient kept as factors clips what the optimizer then reads", "[optim]") {
+  latent::Rng rng(24);
+  // Batch 1: W's gradient is kept as factors; b's is dense.
+  Parameter<double> w("w", 9, 7), b("b", 9, 1), c("w", 9, 7), cb("b", 9, 1);
+  w.value = c.value = random(9, 7, rng);
+  b.value = cb.value = random(9, 1, rng);
+  const Md x = random(7, 1, rng), r = random(9, 1, rng);
+  const auto loss = [&](Tape<double>& t, Var<double> wv, Var<double> bv) {
+    return sum(mul(linear(wv, t.constant(x), bv), t.constant(r)));
+  };
+  // d loss / dW = r x^T, d loss / db = r: the norm is |r| sqrt(|x|^2 + 1).
+  const double norm = r.norm() * std::sqrt(x.squaredNorm() + 1);
+  const double max_norm = 0.25 * norm, scale = max_norm / (norm + 1e-6);
+  Tape<double> t;
+  w.zero_grad();
+  b.zero_grad();
+  t.backward(loss(t, w.on(t), b.on(t)));
+  CHECK(latent::clip_grad_norm<double>({&w, &b}, max_norm) == Approx(norm).epsilon(1e-12));
+  CHECK(w.grad().isApprox(scale * r * x.transpose(), 1e-12));
+  CHECK(b.grad().isApprox(scale * r, 1e-12));
+  // A step reads the clipped gradient: SGD moves W by lr times it, as from dense clipped values.
+  latent::Sgd<double> opt({&w, &b}, {.lr = 0.5}), ref({&c, &cb}, {.lr = 0.5});
+  opt.step();
+  ref.zero_grad();
+  c.grad() = scale * r * x.transpose();
+  cb.grad() = scale * r;
+  ref.step();
+  CHECK(w.value.isApprox(c.value, 1e-12));
+  CHECK(b.value.isApprox(cb.value, 1e-12));
+}

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -254,4 +255,28 @@ TEST_CASE("a corrupt size field is reported as such, a truncated file as truncat
   write_all(dir / "bad.ckpt", std::vector<std::uint8_t>(good.begin(), good.end() - 3));
   CHECK_THROWS_WITH(load_checkpoint(dir / "bad.ckpt", mlp),
                     Contains("truncated at byte " + std::to_string(good.size() - 3)));
+}
+
+TEST_CASE("a double checkpoint loads into a float model rounded to nearest, not truncated", "[checkpoint]") {
+  TempDir dir;
+  Rng rng(6);
+  Mlp<double> d(net_options(), rng);
+  // Around 1 the float spacing is 2^-23. 1 + 0.75 spacing rounds up to 1 + 2^-23 (truncation
+  // would give 1); 1 + 0.25 spacing rounds down to 1; the same with the sign flipped; and
+  // 1 + 0.5 spacing is a tie, which goes to the even neighbour, 1.
+  const double u = std::ldexp(1.0, -23);
+  const std::vector<std::pair<double, float>> cases = {
+      {1 + 0.75 * u, 1.0f + std::ldexp(1.0f, -23)}, {1 + 0.25 * u, 1.0f},
+      {-(1 + 0.75 * u), -(1.0f + std::ldexp(1.0f, -23))}, {-(1 + 0.25 * u), -1.0f},
+      {1 + 0.5 * u, 1.0f}, {1 + 1.5 * u, 1.0f + std::ldexp(2.0f, -23)}};
+  auto* w = d.parameters()[0];
+  REQUIRE(w->value.size() >= Index(cases.size()));
+  for (std::size_t i = 0; i < cases.size(); ++i) w->value(Index(i)) = cases[i].first;
+  save_checkpoint(dir / "double.ckpt", d);
+  Mlp<float> f(net_options(), rng);
+  load_checkpoint(dir / "double.ckpt", f);
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    INFO("entry " << i << ": " << cases[i].first);
+    CHECK(f.parameters()[0]->value(Index(i)) == cases[i].second);
+  }
 }

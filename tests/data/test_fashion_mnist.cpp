@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "latent/data/fashion_mnist.hpp"
+#include "support/skip.hpp"
 #include "support/temp_dir.hpp"
 
 using Catch::Matchers::Contains;
@@ -19,10 +20,8 @@ bool installed() {
 }  // namespace
 
 TEST_CASE("Fashion-MNIST loads as 784 x 60000 and 784 x 10000 uint8 with labels 0..9", "[data]") {
-  if (!installed() || !latent::has_zlib) {
-    WARN("skipped: needs apt-get install dataset-fashion-mnist and zlib");
-    return;
-  }
+  if (!installed()) LATENT_SKIP("needs the data set: apt-get install dataset-fashion-mnist");
+  if (!latent::has_zlib) LATENT_SKIP("needs zlib to read the gzip files of Fashion-MNIST");
   const auto train = latent::fashion_mnist(latent::Split::train, latent::fashion_mnist_default_dir);
   CHECK(train.dim() == 784);
   CHECK(train.size() == 60000);

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,22 @@ long count(const latent::Image& img, latent::Rgb c) {
     for (int x = 0; x < img.width; ++x)
       n += img.at(x, y, 0) == c.r && img.at(x, y, 1) == c.g && img.at(x, y, 2) == c.b;
   return n;
+}
+
+// The median x and median y (pixels) of the pixels of `img` with colour `c`: where a group of
+// points sits, robust to the few pixels of its legend swatch.
+std::pair<int, int> median_position(const latent::Image& img, latent::Rgb c) {
+  std::vector<int> xs, ys;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x)
+      if (img.at(x, y, 0) == c.r && img.at(x, y, 1) == c.g && img.at(x, y, 2) == c.b) {
+        xs.push_back(x);
+        ys.push_back(y);
+      }
+  if (xs.empty()) return {-1, -1};
+  std::nth_element(xs.begin(), xs.begin() + long(xs.size() / 2), xs.end());
+  std::nth_element(ys.begin(), ys.begin() + long(ys.size() / 2), ys.end());
+  return {xs[xs.size() / 2], ys[ys.size() / 2]};
 }
 
 }  // namespace
@@ -55,6 +72,16 @@ TEST_CASE("scatter plot colours points by label", "[io]") {
   const auto img = latent::scatter_plot(z, labels, {.title = "latent space"}, names);
   for (int l = 0; l < 3; ++l) CHECK(count(img, latent::detail::palette[l]) > 300);
   CHECK(count(img, latent::detail::palette[3]) == 0);
+  // Label l sits around (3 l, l): left to right in x, and upwards (smaller pixel y) in y. Counting
+  // colours alone passes a flipped axis.
+  const auto p0 = median_position(img, latent::detail::palette[0]), p1 = median_position(img, latent::detail::palette[1]),
+             p2 = median_position(img, latent::detail::palette[2]);
+  INFO("medians (" << p0.first << ", " << p0.second << ") (" << p1.first << ", " << p1.second << ") (" << p2.first
+                   << ", " << p2.second << ")");
+  CHECK(p0.first + 100 < p1.first);
+  CHECK(p1.first + 100 < p2.first);
+  CHECK(p0.second > p1.second + 30);
+  CHECK(p1.second > p2.second + 30);
   CHECK_THROWS_AS(latent::scatter_plot(z, std::vector<int>(5), {}), latent::ShapeError);
 }
 

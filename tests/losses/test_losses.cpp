@@ -85,6 +85,26 @@ TEST_CASE("kl_sparsity is zero exactly at the target rate and positive elsewhere
   CHECK_THROWS_AS(L::kl_sparsity(t.constant(Md::Constant(5, 8, 0.5)), 1.5), latent::NumericError);
 }
 
+TEST_CASE("kl_sparsity away from rho is the sum over units of KL(rho || batch mean)", "[losses]") {
+  // Hand values: a constant 0.5 on 5 units with rho = 0.05 is
+  // 5 (0.05 log(0.05 / 0.5) + 0.95 log(0.95 / 0.5)) = 2.4731...
+  latent::Tape<double> t;
+  const double half = 5 * (0.05 * std::log(0.1) + 0.95 * std::log(1.9));
+  CHECK(L::kl_sparsity(t.constant(Md::Constant(5, 8, 0.5)), 0.05).item() == Approx(half).epsilon(1e-12));
+  // Units with different batch means, each entry different: the KL of each row's mean, summed.
+  latent::Rng rng(41);
+  const Md h = random(4, 6, rng, Domain::unit_interval);
+  for (double rho : {0.05, 0.3, 0.9}) {
+    double expected = 0;
+    for (Index j = 0; j < h.rows(); ++j) {
+      const double m = h.row(j).mean();
+      expected += rho * std::log(rho / m) + (1 - rho) * std::log((1 - rho) / (1 - m));
+    }
+    INFO("rho " << rho);
+    CHECK(L::kl_sparsity(t.constant(h), rho).item() == Approx(expected).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("bce on probabilities agrees with bce_with_logits and stays finite at 0 and 1", "[losses]") {
   latent::Rng rng(6);
   const Md z = random(6, 5, rng), x = random(6, 5, rng, Domain::unit_interval);

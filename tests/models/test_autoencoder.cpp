@@ -109,6 +109,21 @@ TEST_CASE("denoising: fresh noise every training step, clean targets, no noise i
   tape.clear();
   const double second = ae.loss(tape, tape.constant(x), rng).total.item();
   CHECK(first != second);
+  // Each step is the clean-target BCE of the model on x masked by the next draws of `rng` (one
+  // uniform per entry, column by column; an entry drawn below 0.5 is zeroed): fresh noise every
+  // step, and the targets are the clean x, not the masked input.
+  Rng hand(1);
+  for (double loss : {first, second}) {
+    Md masked = x;
+    for (Index j = 0; j < x.cols(); ++j)
+      for (Index i = 0; i < x.rows(); ++i)
+        if (hand.uniform() < 0.5) masked(i, j) = 0;
+    REQUIRE(masked != x);
+    tape.clear();
+    const auto out = ae.forward(tape, tape.constant(masked));
+    CHECK(loss == Approx(mean(bce_with_logits(out, tape.constant(x))).item()).epsilon(1e-12));
+    CHECK(loss != Approx(mean(bce_with_logits(out, tape.constant(masked))).item()).epsilon(1e-6));
+  }
 
   // Eval mode: the loss is the clean reconstruction's BCE, whatever the Rng.
   ae.eval();
