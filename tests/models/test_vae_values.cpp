@@ -266,7 +266,7 @@ TEST_CASE("log_likelihood in several passes (k = 5000 > max_columns) converges t
   Md w(F, 1), b(F, 1);
   w << 1.0, -0.5, 0.8;
   b << 0.2, 0.1, -0.3;
-  auto& dec = vae.decoder().mlp().layer(0);
+  auto& dec = dynamic_cast<Mlp<double>&>(vae.decoder().network()).layer(0);
   dec.weight().value = w;
   dec.bias().value = b;
   // Posterior of z given x: variance s2 = 1 / (1 + |w|^2 / sigma^2), mean s2 w^T (x - b) / sigma^2.
