@@ -97,10 +97,12 @@ class ThreadPool {
   }
 
   // Claims and runs shares of the open region until none is left; returns how many it ran.
+  // noexcept: a share that threw would unwind its caller while other threads still read the
+  // region's context, so it ends the program instead, as an exception leaving an OpenMP region did.
   // `claims_` holds the region's number, its share count and the shares claimed so far, so a
   // claim is one compare-exchange that can never land in a region that has moved on; the
   // region's function is read after the claim, which orders it after the caller wrote it.
-  int take_shares() {
+  int take_shares() noexcept {
     int ran = 0;
     std::uint64_t c = claims_.load(std::memory_order_acquire);
     while (true) {
