@@ -25,7 +25,8 @@ static void BM_MlpStep_Tape(benchmark::State& state) {
     tape.backward(loss);
     benchmark::DoNotOptimize(p.gw[0].data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The baseline a careful Eigen user would write: preallocated buffers, noalias GEMMs, fused
@@ -66,7 +67,8 @@ static void BM_MlpStep_Eigen(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(p.gw[0].data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Arguments: batch, threads.

@@ -22,7 +22,8 @@ void BM_LinearTape(benchmark::State& state) {
     tape.clear();
     tape.backward(latent::sum(latent::relu(layer.forward(tape, tape.variable(x)))));
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(6.0 * 784 * 400 * double(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(6.0 * 784 * 400 * double(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The same layer written by hand with Eigen: y = relu(W x + b), dW = G x^T, db = G 1, dx = W^T G.
@@ -42,7 +43,8 @@ void BM_LinearEigen(benchmark::State& state) {
     gx.noalias() = w.transpose() * g;
     benchmark::DoNotOptimize(gx.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(6.0 * 784 * 400 * double(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(6.0 * 784 * 400 * double(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // BCE from logits over a 784 x batch output, forward and backward.
@@ -71,27 +73,36 @@ void BM_Gemm(benchmark::State& state) {
   rng.fill_uniform(w);
   rng.fill_uniform(x);
   rng.fill_uniform(g);
-  const auto op = [](const M& m) { return latent::detail::gemm_operand(Eigen::Map<const M>(m.data(), m.rows(), m.cols())); };
+  const auto op = [](const M& m) {
+    return latent::detail::gemm_operand(Eigen::Map<const M>(m.data(), m.rows(), m.cols()));
+  };
   for (auto _ : state) {
     switch (state.range(0)) {
       case 0:
         out.resize(400, 128);
-        if constexpr (Latent) latent::detail::gemm(op(w), op(x), out.data(), false);
-        else out.noalias() = w * x;
+        if constexpr (Latent)
+          latent::detail::gemm(op(w), op(x), out.data(), false);
+        else
+          out.noalias() = w * x;
         break;
       case 1:
         out.resize(400, 784);
-        if constexpr (Latent) latent::detail::gemm(op(g), {x.data(), 784, 128, true}, out.data(), false);
-        else out.noalias() = g * x.transpose();
+        if constexpr (Latent)
+          latent::detail::gemm(op(g), {x.data(), 784, 128, true}, out.data(), false);
+        else
+          out.noalias() = g * x.transpose();
         break;
       default:
         out.resize(784, 128);
-        if constexpr (Latent) latent::detail::gemm({w.data(), 400, 784, true}, op(g), out.data(), false);
-        else out.noalias() = w.transpose() * g;
+        if constexpr (Latent)
+          latent::detail::gemm({w.data(), 400, 784, true}, op(g), out.data(), false);
+        else
+          out.noalias() = w.transpose() * g;
     }
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 400 * 784 * 128 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 400 * 784 * 128 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   latent::set_num_threads(1);
 }
 

@@ -36,7 +36,8 @@ void BM_VaeStep(benchmark::State& state) {
     tape.backward(elbo.total);
     opt.step();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(vae_step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(vae_step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   latent::set_num_threads(1);
 }
 
@@ -68,7 +69,8 @@ void BM_VaeStepGemms(benchmark::State& state) {
   latent::set_num_threads(int(state.range(1)));
   latent_bench::VaeGemms<S> gemms(batch);
   for (auto _ : state) gemms.step(batch);
-  state.counters["GFLOP/s"] = benchmark::Counter(vae_step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(vae_step_flops(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   latent::set_num_threads(1);
 }
 

@@ -18,6 +18,7 @@
 
 #include "vae_gemms.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -26,7 +27,6 @@
 #include <iomanip>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -102,11 +102,12 @@ struct Side {
 };
 
 // One line per metric: both medians, `ratio_name`=`ratio`, and the min and max beside them.
-void report(const std::string& metric, const char* unit, double scale, Side a, Side b, const char* ratio_name, double ratio) {
+void report(const std::string& metric, const char* unit, double scale, Side a, Side b, const char* ratio_name,
+            double ratio) {
   std::cout << std::fixed << std::setprecision(3) << "metric=" << metric << " unit=" << unit << " " << a.name << "="
-            << a.time.median * scale << " " << b.name << "=" << b.time.median * scale << " " << ratio_name << "=" << ratio
-            << "  (" << a.name << " min " << a.time.min * scale << " max " << a.time.max * scale << "; " << b.name << " min "
-            << b.time.min * scale << " max " << b.time.max * scale << ")" << std::endl;
+            << a.time.median * scale << " " << b.name << "=" << b.time.median * scale << " " << ratio_name << "="
+            << ratio << "  (" << a.name << " min " << a.time.min * scale << " max " << a.time.max * scale << "; "
+            << b.name << " min " << b.time.min * scale << " max " << b.time.max * scale << ")" << std::endl;
 }
 
 // latent against LibTorch: ratio = latent / libtorch, lower is better.
@@ -138,14 +139,20 @@ int main(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = i + 1 < argc ? argv[i] : "";  // every flag takes a value
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--repeats") repeats = std::atoi(argv[i + 1]);
-    else if (flag == "--epoch-repeats") epochs_repeats = std::atoi(argv[i + 1]);
-    else if (flag == "--only") only = argv[i + 1];
-    else if (flag == "--epochs") train_epochs = std::atoi(argv[i + 1]);
+    if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--repeats")
+      repeats = std::atoi(argv[i + 1]);
+    else if (flag == "--epoch-repeats")
+      epochs_repeats = std::atoi(argv[i + 1]);
+    else if (flag == "--only")
+      only = argv[i + 1];
+    else if (flag == "--epochs")
+      train_epochs = std::atoi(argv[i + 1]);
     else {
       std::cerr << "usage: compare_libtorch [--threads N] [--repeats R] [--epoch-repeats E]\n"
-                   "       compare_libtorch --only latent|libtorch|gemms --epochs N   (one side alone: peak RSS, seconds per epoch)\n";
+                   "       compare_libtorch --only latent|libtorch|gemms --epochs N   (one side alone: peak RSS, "
+                   "seconds per epoch)\n";
       return 2;
     }
   }
@@ -158,7 +165,8 @@ int main(int argc, char** argv) {
   torch::manual_seed(1);
   std::cout << "threads=" << threads << " repeats=" << repeats << " epoch_repeats=" << epochs_repeats << std::endl;
   // Both libraries share the process's one OpenBLAS, so its kernel is LibTorch's too.
-  std::cout << "cpu=\"" << cpu_model() << "\" latent_products=\"" << latent::gemm_backend() << "\" libtorch_blas_core=\""
+  std::cout << "cpu=\"" << cpu_model() << "\" latent_products=\"" << latent::gemm_backend()
+            << "\" libtorch_blas_core=\""
 #if defined(LATENT_USE_BLAS)
             << latent::detail::blas_core()
 #else
@@ -202,9 +210,12 @@ int main(int argc, char** argv) {
   if (!only.empty()) {
     for (int e = 0; e < train_epochs; ++e) {
       const auto t0 = Clock::now();
-      if (only == "latent") latent_epoch();
-      else if (only == "libtorch") torch_epoch();
-      else gemm_epoch();
+      if (only == "latent")
+        latent_epoch();
+      else if (only == "libtorch")
+        torch_epoch();
+      else
+        gemm_epoch();
       std::cout << std::fixed << std::setprecision(3) << "only=" << only << " epoch=" << e + 1
                 << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
     }
@@ -219,10 +230,15 @@ int main(int argc, char** argv) {
       lv.step(x);
       torch_step(xt);
     }
-    const auto s = measure(repeats, {[&] { for (int i = 0; i < steps; ++i) lv.step(x); },
-                                     [&] { for (int i = 0; i < steps; ++i) torch_step(xt); }});
+    const auto s = measure(repeats, {[&] {
+                                       for (int i = 0; i < steps; ++i) lv.step(x);
+                                     },
+                                     [&] {
+                                       for (int i = 0; i < steps; ++i) torch_step(xt);
+                                     }});
     const double per_step = 1.0 / steps;
-    report_vs_torch("train_step_batch" + std::to_string(batch), batch == 1 ? "us" : "ms", (batch == 1 ? 1e6 : 1e3) * per_step, s[0], s[1]);
+    report_vs_torch("train_step_batch" + std::to_string(batch), batch == 1 ? "us" : "ms",
+                    (batch == 1 ? 1e6 : 1e3) * per_step, s[0], s[1]);
   }
 
   // What the second thread buys at batch 128 (target: 1.7x), beside what it buys Eigen's GEMM
@@ -251,8 +267,12 @@ int main(int argc, char** argv) {
     const torch::Tensor xt = all_t.narrow(0, 0, 1);
     const int n = 2000;
     torch::NoGradGuard no_grad;
-    const auto s = measure(repeats, {[&] { for (int i = 0; i < n; ++i) lv.vae.encode(x); },
-                                     [&] { for (int i = 0; i < n; ++i) tv.encode(xt); }});
+    const auto s = measure(repeats, {[&] {
+                                       for (int i = 0; i < n; ++i) lv.vae.encode(x);
+                                     },
+                                     [&] {
+                                       for (int i = 0; i < n; ++i) tv.encode(xt);
+                                     }});
     report_vs_torch("encode_batch1", "us", 1e6 / n, s[0], s[1]);
   }
 

@@ -17,7 +17,8 @@
 namespace latent_bench {
 
 /// The reference VAE's layers as {inputs, outputs}, encoder then decoder.
-inline constexpr std::array<std::array<Eigen::Index, 2>, 4> vae_layers = {{{784, 400}, {400, 40}, {20, 400}, {400, 784}}};
+inline constexpr std::array<std::array<Eigen::Index, 2>, 4> vae_layers = {
+    {{784, 400}, {400, 40}, {20, 400}, {400, 784}}};
 
 /// GEMM flops of one VAE step.
 inline double vae_step_flops(Eigen::Index batch) { return step_flops(vae_layers, batch); }
@@ -33,11 +34,11 @@ class VaeGemms {
     latent::Rng rng(1);
     for (std::size_t l = 0; l < vae_layers.size(); ++l) {
       const auto [in, out] = vae_layers[l];
-      w_[l].resize(out, in);                // out x in
-      grad_w_[l].resize(out, in);           // out x in
-      input_[l].resize(in, max_batch);      // in x batch: the layer's input
-      grad_input_[l].resize(in, max_batch); // in x batch: its gradient
-      output_[l].resize(out, max_batch);    // out x batch: the layer's output
+      w_[l].resize(out, in);                   // out x in
+      grad_w_[l].resize(out, in);              // out x in
+      input_[l].resize(in, max_batch);         // in x batch: the layer's input
+      grad_input_[l].resize(in, max_batch);    // in x batch: its gradient
+      output_[l].resize(out, max_batch);       // out x batch: the layer's output
       grad_output_[l].resize(out, max_batch);  // out x batch: its gradient
       rng.fill_uniform(w_[l], -0.05, 0.05);
       rng.fill_uniform(input_[l]);
@@ -47,7 +48,8 @@ class VaeGemms {
 
   /// The products of one step at `batch` columns, in the order a step runs them.
   void step(Eigen::Index batch) {
-    for (std::size_t l = 0; l < vae_layers.size(); ++l) output_[l].leftCols(batch).noalias() = w_[l] * input_[l].leftCols(batch);
+    for (std::size_t l = 0; l < vae_layers.size(); ++l)
+      output_[l].leftCols(batch).noalias() = w_[l] * input_[l].leftCols(batch);
     for (std::size_t l = vae_layers.size(); l-- > 0;) {
       const auto g = grad_output_[l].leftCols(batch);
       grad_w_[l].noalias() = g * input_[l].leftCols(batch).transpose();

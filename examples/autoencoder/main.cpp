@@ -37,28 +37,36 @@ struct Config {
 Config parse(int argc, char** argv) {
   examples::Flags f(argc, argv, "Train an autoencoder on Fashion-MNIST and compare its codes with PCA.");
   Config c{};
-  c.variant = f.get<std::string>("variant", "undercomplete", "undercomplete, regularized, sparse, denoising or contractive");
+  c.variant =
+      f.get<std::string>("variant", "undercomplete", "undercomplete, regularized, sparse, denoising or contractive");
   const bool sparse = c.variant == "sparse", contractive = c.variant == "contractive";
   c.epochs = f.at_least("epochs", 5, 1, "passes over the 60000 training images");
   c.batch = f.at_least("batch", 128, 1, "examples per Adam step");
-  c.hidden = f.get_list("hidden", "256", "hidden widths of the encoder (the decoder mirrors them; contractive: decoder only)");
+  c.hidden =
+      f.get_list("hidden", "256", "hidden widths of the encoder (the decoder mirrors them; contractive: decoder only)");
   c.latent = f.at_least("latent", 32, 1, "D, dimension of the code z (and of the PCA baseline)", 784);
   c.lr = f.positive("lr", 1e-3, "Adam learning rate");
-  c.likelihood = f.get<std::string>("likelihood", "bernoulli", "reconstruction loss: bernoulli (BCE) or gaussian (squared error)");
+  c.likelihood =
+      f.get<std::string>("likelihood", "bernoulli", "reconstruction loss: bernoulli (BCE) or gaussian (squared error)");
   c.penalty = f.get<std::string>("penalty", sparse ? "kl_sparsity" : "l2",
                                  "Omega(z) of regularized/sparse: l2, l1 or kl_sparsity (sigmoid code)");
-  c.lambda = f.at_least("lambda", contractive ? 1.0 : sparse ? 1.0 : 0.01, 0.0,
-                        "weight of Omega(z) (regularized, sparse) or of ||J_f(x)||_F^2 (contractive)");
+  c.lambda = f.at_least("lambda",
+                        contractive ? 1.0
+                        : sparse    ? 1.0
+                                    : 0.01,
+                        0.0, "weight of Omega(z) (regularized, sparse) or of ||J_f(x)||_F^2 (contractive)");
   c.rho = f.get("rho", 0.05, "target firing rate of kl_sparsity");
-  c.noise_type = f.get<std::string>("noise-type", "gaussian",
-                                    "corruption: gaussian, masking or salt_and_pepper (trains denoising; every variant is tested on it)");
+  c.noise_type = f.get<std::string>(
+      "noise-type", "gaussian",
+      "corruption: gaussian, masking or salt_and_pepper (trains denoising; every variant is tested on it)");
   c.noise = f.get("noise", 0.3, "sigma (gaussian) or probability p (masking, salt_and_pepper)");
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
   // One thread by default: at batch 128 the GEMMs are small, and on a busy 2-core machine a
   // second OpenMP thread made an epoch 10x slower (45 s instead of 4.5 s) while waiting at barriers.
-  c.threads = f.at_least("threads", 1, 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)",
-                         1024);
-  c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
+  c.threads =
+      f.at_least("threads", 1, 1, "threads for GEMMs (more pay off for large --batch / --hidden on idle cores)", 1024);
+  c.data = f.get<std::string>("data", "",
+                              "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "autoencoder-out", "folder for the PNGs");
   f.finish();
   latent::check_corruption({latent::parse_noise(c.noise_type), c.noise});  // the test corruption, for every variant
@@ -67,7 +75,8 @@ Config parse(int argc, char** argv) {
 
 // The variant's options: one flag picks the lecture's objective, the knobs fill it in.
 latent::AutoencoderOptions options_for(const Config& c) {
-  latent::AutoencoderOptions o{.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()), .latent = c.latent,
+  latent::AutoencoderOptions o{.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()),
+                               .latent = c.latent,
                                .likelihood = latent::parse_likelihood(c.likelihood)};
   if (c.variant == "undercomplete") return o;
   if (c.variant == "regularized" || c.variant == "sparse") {
@@ -171,38 +180,44 @@ int run(const Config& c) {
   const std::span<const int> query_labels(test.labels.data(), std::size_t(queries));
   const M ref_pixels = x_train.leftCols(refs), query_pixels = x_test.leftCols(queries);
   const M z_test = ae.encode(x_test), p_test = pca.encode(x_test);
-  const double knn_latent = latent::knn_accuracy<float>(ae.encode(ref_pixels), ref_labels, z_test.leftCols(queries), query_labels, k);
-  const double knn_pca = latent::knn_accuracy<float>(pca.encode(ref_pixels), ref_labels, p_test.leftCols(queries), query_labels, k);
+  const double knn_latent =
+      latent::knn_accuracy<float>(ae.encode(ref_pixels), ref_labels, z_test.leftCols(queries), query_labels, k);
+  const double knn_pca =
+      latent::knn_accuracy<float>(pca.encode(ref_pixels), ref_labels, p_test.leftCols(queries), query_labels, k);
   const double knn_pixels = latent::knn_accuracy(ref_pixels, ref_labels, query_pixels, query_labels, k);
 
   latent::Rng cluster_rng(c.seed + 2);
-  const double purity_latent = latent::cluster_purity(latent::kmeans(z_test, clusters, cluster_rng).assignments, test.labels);
-  const double purity_pca = latent::cluster_purity(latent::kmeans(p_test, clusters, cluster_rng).assignments, test.labels);
+  const double purity_latent =
+      latent::cluster_purity(latent::kmeans(z_test, clusters, cluster_rng).assignments, test.labels);
+  const double purity_pca =
+      latent::cluster_purity(latent::kmeans(p_test, clusters, cluster_rng).assignments, test.labels);
 
   namespace fs = std::filesystem;
   const fs::path out(c.out);
   const Index shown = 12;
   if (c.variant == "denoising")
-    latent::write_png(latent::image_rows<float>({x_test.leftCols(shown), x_noisy.leftCols(shown), ae_noisy.leftCols(shown),
-                                                 pca_noisy.leftCols(shown)},
+    latent::write_png(latent::image_rows<float>({x_test.leftCols(shown), x_noisy.leftCols(shown),
+                                                 ae_noisy.leftCols(shown), pca_noisy.leftCols(shown)},
                                                 28, 28, {.columns = int(shown)}),
                       out / "reconstructions.png");
   else
-    latent::write_png(latent::image_rows<float>({x_test.leftCols(shown), ae_clean.leftCols(shown), pca_clean.leftCols(shown)},
-                                                28, 28, {.columns = int(shown)}),
-                      out / "reconstructions.png");
+    latent::write_png(
+        latent::image_rows<float>({x_test.leftCols(shown), ae_clean.leftCols(shown), pca_clean.leftCols(shown)}, 28, 28,
+                                  {.columns = int(shown)}),
+        out / "reconstructions.png");
   latent::write_png(latent::loss_curve(train_curve, test_curve), out / "loss.png");
   std::cout << "pictures in " << c.out << "/ (reconstructions.png: originals, "
             << (c.variant == "denoising" ? "noisy inputs, AE, PCA" : "AE, PCA") << "; loss.png)" << std::endl;
 
-  std::cout << "noisy_test_mse_per_pixel ae=" << mse_per_pixel(ae_noisy, x_test) << " pca=" << mse_per_pixel(pca_noisy, x_test)
-            << " noise=" << latent::to_string(noise.type) << ":" << noise.level << std::endl;
+  std::cout << "noisy_test_mse_per_pixel ae=" << mse_per_pixel(ae_noisy, x_test)
+            << " pca=" << mse_per_pixel(pca_noisy, x_test) << " noise=" << latent::to_string(noise.type) << ":"
+            << noise.level << std::endl;
   std::cout << std::setprecision(5) << "test_mse_per_pixel ae=" << mse_per_pixel(ae_clean, x_test)
             << " pca=" << mse_per_pixel(pca_clean, x_test) << std::endl;
   // 784 uint8 pixels (8 bits each) against D float32 numbers.
   std::cout << std::setprecision(3) << "compression_ratio=" << 784.0 * 8 / (double(c.latent) * 32) << std::endl;
-  std::cout << std::setprecision(4) << "knn_accuracy latent=" << knn_latent << " pca=" << knn_pca << " pixels=" << knn_pixels
-            << " k=" << k << " references=" << refs << " queries=" << queries << std::endl;
+  std::cout << std::setprecision(4) << "knn_accuracy latent=" << knn_latent << " pca=" << knn_pca
+            << " pixels=" << knn_pixels << " k=" << k << " references=" << refs << " queries=" << queries << std::endl;
   std::cout << "kmeans_purity latent=" << purity_latent << " pca=" << purity_pca << " k=" << clusters
             << " images=" << x_test.cols() << std::endl;
   return 0;

@@ -23,7 +23,8 @@ class Flags {
   Flags(int argc, char** argv, std::string summary) : program_(argv[0]), summary_(std::move(summary)) {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
-      if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "' (flags start with --)");
+      if (arg.rfind("--", 0) != 0)
+        throw std::invalid_argument("unexpected argument '" + arg + "' (flags start with --)");
       arg = arg.substr(2);
       if (const auto eq = arg.find('='); eq != std::string::npos) {
         given_[arg.substr(0, eq)] = arg.substr(eq + 1);
@@ -86,7 +87,8 @@ class Flags {
   void finish() {
     if (given_.count("help")) {
       std::cout << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags:\n";
-      for (const auto& f : known_) std::cout << "  --" << f.name << " (default " << f.fallback << ")\n      " << f.help << "\n";
+      for (const auto& f : known_)
+        std::cout << "  --" << f.name << " (default " << f.fallback << ")\n      " << f.help << "\n";
       std::exit(0);
     }
     if (!given_.empty()) throw std::invalid_argument("unknown flag --" + given_.begin()->first + " (see --help)");

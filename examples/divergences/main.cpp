@@ -34,7 +34,8 @@ struct Config {
 };
 
 Config parse(int argc, char** argv) {
-  examples::Flags f(argc, argv, "Fit a Gaussian to a two-mode mixture under reverse KL, forward KL and alpha-divergences.");
+  examples::Flags f(argc, argv,
+                    "Fit a Gaussian to a two-mode mixture under reverse KL, forward KL and alpha-divergences.");
   Config c{};
   c.steps = f.at_least("steps", 4000, 1, "Adam steps per divergence");
   c.samples = f.at_least("samples", 1024, 1, "Monte Carlo samples per step", 1 << 24);
@@ -80,10 +81,14 @@ Fit fit(const Objective& objective, const Config& c) {
 }
 
 // exp(log density) of `log_prob` at the points of `x` (1 x n), as a plot series.
-latent::Series density(std::string name, const M& x, const std::function<latent::Var<double>(latent::Tape<double>&, latent::Var<double>)>& log_prob) {
+latent::Series density(std::string name, const M& x,
+                       const std::function<latent::Var<double>(latent::Tape<double>&, latent::Var<double>)>& log_prob) {
   latent::Tape<double> tape;
   const M y = exp(log_prob(tape, tape.constant(x))).value();
-  return {.name = std::move(name), .y = {y.data(), y.data() + y.size()}, .x = {x.data(), x.data() + x.size()}, .markers = false};
+  return {.name = std::move(name),
+          .y = {y.data(), y.data() + y.size()},
+          .x = {x.data(), x.data() + x.size()},
+          .markers = false};
 }
 
 int run(const Config& c) {
@@ -102,17 +107,23 @@ int run(const Config& c) {
 
   // x from -6 to 10: the legend sits over the empty right end.
   const M x = M::NullaryExpr(1, 801, [](Eigen::Index j) { return -6.0 + 0.02 * double(j); });
-  std::vector<latent::Series> curves{density("p (target)", x, [](auto& tape, auto v) { return target(tape).log_prob(v); })};
+  std::vector<latent::Series> curves{
+      density("p (target)", x, [](auto& tape, auto v) { return target(tape).log_prob(v); })};
   std::cout << std::fixed << std::setprecision(3);
   for (const auto& d : divergences) {
     const Fit f = fit(d.objective, c);
     std::cout << "divergence=" << d.name << " mean=" << f.mean << " std=" << std::exp(0.5 * f.logvar) << "\n";
     curves.push_back(density(std::string("q: ").append(d.name), x, [&f](auto& tape, auto v) {
-      return L::DiagonalGaussian<double>(tape.constant(M::Constant(1, 1, f.mean)), tape.constant(M::Constant(1, 1, f.logvar))).log_prob(v);
+      return L::DiagonalGaussian<double>(tape.constant(M::Constant(1, 1, f.mean)),
+                                         tape.constant(M::Constant(1, 1, f.logvar)))
+          .log_prob(v);
     }));
   }
-  latent::write_png(latent::line_plot(curves, {.width = 800, .height = 480, .title = "Gaussian q fitted to a two-mode p",
-                                               .x_label = "x", .y_label = "density"}),
+  latent::write_png(latent::line_plot(curves, {.width = 800,
+                                               .height = 480,
+                                               .title = "Gaussian q fitted to a two-mode p",
+                                               .x_label = "x",
+                                               .y_label = "density"}),
                     c.out);
   std::cerr << "divergences: wrote " << c.out << "\n";
   return 0;

@@ -50,7 +50,8 @@ Config parse(int argc, char** argv) {
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
   c.threads =
       f.at_least("threads", int(std::max(1u, std::thread::hardware_concurrency())), 1, "threads for GEMMs", 1024);
-  c.data = f.get<std::string>("data", "", "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
+  c.data = f.get<std::string>("data", "",
+                              "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "vae-out", "folder for the PNGs");
   c.eval_k = f.at_least("eval-k", 100, 1, "importance samples of the final log-likelihood bound");
   c.eval_images = f.at_least("eval-images", 2000, 1, "test images in the final log-likelihood bound");
@@ -122,7 +123,8 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
   // Test images over their reconstructions.
   const M originals = x.leftCols(16);
   const M recon = vae.reconstruct(originals, rng, c.cvae ? M(y.leftCols(16)) : M());
-  latent::write_png(latent::image_rows<float>({originals, recon}, 28, 28, {.columns = 16}), out / "reconstructions.png");
+  latent::write_png(latent::image_rows<float>({originals, recon}, 28, 28, {.columns = 16}),
+                    out / "reconstructions.png");
 
   // Morphing between pairs of test images, linear then spherical, through their posterior means.
   const Index steps = 10, pairs = 4;
@@ -133,7 +135,8 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
       const auto mode = how == 0 ? latent::Interpolation::linear : latent::Interpolation::spherical;
       std::optional<int> label;
       if (c.cvae) label = test.labels[std::size_t(2 * p)];
-      strip.middleCols((2 * p + how) * steps, steps) = vae.interpolate(mu.col(2 * p), mu.col(2 * p + 1), steps, mode, label);
+      strip.middleCols((2 * p + how) * steps, steps) =
+          vae.interpolate(mu.col(2 * p), mu.col(2 * p + 1), steps, mode, label);
     }
   latent::write_png(latent::image_grid(strip, 28, 28, {.columns = int(steps)}), out / "interpolation.png");
 
@@ -141,17 +144,20 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
 
   if (c.latent == 2) {
     const M z = vae.encode(x, c.cvae ? y : M()).first;
-    latent::write_png(latent::scatter_plot(z, test.labels, {.title = "test set: posterior means", .x_label = "z1", .y_label = "z2"},
-                                           latent::fashion_mnist_classes),
-                      out / "latent_scatter.png");
+    latent::write_png(
+        latent::scatter_plot(z, test.labels, {.title = "test set: posterior means", .x_label = "z1", .y_label = "z2"},
+                             latent::fashion_mnist_classes),
+        out / "latent_scatter.png");
     // The decoded manifold: a 20 x 20 grid of z at Gaussian quantiles 0.05 .. 0.95.
     const int n = 20;
     M grid(2, n * n);
     for (int r = 0; r < n; ++r)
       for (int col = 0; col < n; ++col)
-        grid.col(r * n + col) << float(normal_quantile(0.05 + 0.9 * col / (n - 1))), float(normal_quantile(0.95 - 0.9 * r / (n - 1)));
+        grid.col(r * n + col) << float(normal_quantile(0.05 + 0.9 * col / (n - 1))),
+            float(normal_quantile(0.95 - 0.9 * r / (n - 1)));
     std::vector<int> zero(std::size_t(n * n), 0);
-    latent::write_png(latent::image_grid(vae.decode(grid, c.cvae ? latent::one_hot<float>(zero, 10) : M()), 28, 28, {.columns = n, .border = 1}),
+    latent::write_png(latent::image_grid(vae.decode(grid, c.cvae ? latent::one_hot<float>(zero, 10) : M()), 28, 28,
+                                         {.columns = n, .border = 1}),
                       out / "manifold.png");
   }
 }
@@ -160,8 +166,10 @@ int run(const Config& c) {
   latent::set_num_threads(c.threads);
   latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
-  latent::Vae<float> vae({.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()), .latent = c.latent,
-                          .likelihood = latent::parse_likelihood(c.likelihood), .classes = c.cvae ? 10 : 0},
+  latent::Vae<float> vae({.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()),
+                          .latent = c.latent,
+                          .likelihood = latent::parse_likelihood(c.likelihood),
+                          .classes = c.cvae ? 10 : 0},
                          rng);
   const auto train = latent::fashion_mnist(latent::Split::train, c.data);
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
@@ -194,8 +202,10 @@ int run(const Config& c) {
         labels = tape.constant(y);
       }
       const double beta = warmup_steps > 0 ? c.beta * std::min(1.0, double(++step) / warmup_steps) : c.beta;
-      const auto loss = c.iwae_train ? vae.iwae(tape, x, rng, c.samples, labels)
-                                     : vae.elbo(tape, x, rng, {.samples = c.samples, .beta = beta, .free_bits = c.free_bits}, labels).total;
+      const auto loss =
+          c.iwae_train
+              ? vae.iwae(tape, x, rng, c.samples, labels)
+              : vae.elbo(tape, x, rng, {.samples = c.samples, .beta = beta, .free_bits = c.free_bits}, labels).total;
       guard.check(loss.item());
       tape.backward(loss);
       opt.step();
@@ -218,7 +228,9 @@ int run(const Config& c) {
   if (c.cvae) y_eval = latent::one_hot<float>(std::span<const int>(test.labels).first(std::size_t(images)), 10);
   const double nll = -double(vae.log_likelihood(x_eval, c.eval_k, rng, y_eval).template cast<double>().mean());
   std::cout << "iwae k=" << c.eval_k << " images=" << images << " test_nll=" << nll << std::endl;
-  std::cout << "active_units=" << vae.active_units(latent::to_unit<float>(test).features, 0.01, c.cvae ? latent::one_hot<float>(test.labels, 10) : M())
+  std::cout << "active_units="
+            << vae.active_units(latent::to_unit<float>(test).features, 0.01,
+                                c.cvae ? latent::one_hot<float>(test.labels, 10) : M())
             << " of " << c.latent << std::endl;
 
   write_pictures(vae, test, c, rng, train_curve, test_curve);

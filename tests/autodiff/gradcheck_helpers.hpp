@@ -28,10 +28,17 @@ inline Md random(Index rows, Index cols, latent::Rng& rng, Domain domain = Domai
   for (Index i = 0; i < m.size(); ++i) {
     double x = rng.uniform(-2.0, 2.0);
     switch (domain) {
-      case Domain::any: break;
-      case Domain::positive: x = rng.uniform(0.3, 2.5); break;
-      case Domain::away_from_zero: x = (x < 0 ? -0.1 : 0.1) + x * 0.95; break;
-      case Domain::unit_interval: x = rng.uniform(0.0, 1.0); break;
+      case Domain::any:
+        break;
+      case Domain::positive:
+        x = rng.uniform(0.3, 2.5);
+        break;
+      case Domain::away_from_zero:
+        x = (x < 0 ? -0.1 : 0.1) + x * 0.95;
+        break;
+      case Domain::unit_interval:
+        x = rng.uniform(0.0, 1.0);
+        break;
     }
     m(i) = x;
   }
@@ -63,9 +70,11 @@ void check_gradients(const std::string& label, F f, const std::vector<Md>& input
 
 /// Runs `check_gradients` on every shape, with inputs made by `make(rows, cols, rng)`.
 template <class F>
-void check_on_all_shapes(const std::string& name, F f, const std::function<std::vector<Md>(Index, Index, latent::Rng&)>& make) {
+void check_on_all_shapes(const std::string& name, F f,
+                         const std::function<std::vector<Md>(Index, Index, latent::Rng&)>& make) {
   latent::Rng rng(2024);
-  for (const auto& [r, c] : shapes) check_gradients(name + " " + std::to_string(r) + "x" + std::to_string(c), f, make(r, c, rng));
+  for (const auto& [r, c] : shapes)
+    check_gradients(name + " " + std::to_string(r) + "x" + std::to_string(c), f, make(r, c, rng));
 }
 
 /// Inputs of `n` matrices of one shape, each in its domain.

@@ -98,8 +98,7 @@ TEST_CASE("grad_check_parameters fails a wrong backward and names the parameter"
   b.value = random(3, 2, rng, Domain::away_from_zero);
   const std::vector<std::pair<std::string, latent::Parameter<double>*>> params = {{"a", &a}, {"b", &b}};
   const auto run = [&](Planted p) {
-    return latent::grad_check_parameters(
-        [&](Tape<double>& t) { return cube_like(a.on(t), b.on(t), p); }, params);
+    return latent::grad_check_parameters([&](Tape<double>& t) { return cube_like(a.on(t), b.on(t), p); }, params);
   };
   const auto right = run({});
   INFO(right.message());

@@ -33,13 +33,15 @@ TEST_CASE("a gradient kept as factors reads as the dense gradient", "[autodiff]"
       // Reference: the same loss through plain matrices that only ever add.
       Md gw = Md::Zero(6, 5), gb = Md::Zero(6, 1);
       Tape<double> ref;
-      ref.backward(loss_of(ref, [&] { return ref.parameter(w.value, gw); }, ref.parameter(b.value, gb), x, x2, tied));
+      ref.backward(loss_of(
+          ref, [&] { return ref.parameter(w.value, gw); }, ref.parameter(b.value, gb), x, x2, tied));
 
       Tape<double> t;
       w.zero_grad();
       b.zero_grad();
       Var<double> leaf;
-      t.backward(loss_of(t, [&] { return leaf = w.on(t); }, b.on(t), x, x2, tied));
+      t.backward(loss_of(
+          t, [&] { return leaf = w.on(t); }, b.on(t), x, x2, tied));
       CHECK(leaf.grad().isApprox(gw, 1e-14));  // through the tape
       CHECK(w.grad().isApprox(gw, 1e-14));     // through the parameter
       CHECK(b.grad().isApprox(gb, 1e-14));

@@ -8,33 +8,51 @@ using latent::Var;
 
 TEST_CASE("elementwise binary ops", "[autodiff][gradcheck]") {
   const auto two = same_shape({Domain::any, Domain::any});
-  check_on_all_shapes("add", [](auto&, auto v) { return add(v[0], v[1]); }, two);
-  check_on_all_shapes("sub", [](auto&, auto v) { return sub(v[0], v[1]); }, two);
-  check_on_all_shapes("mul", [](auto&, auto v) { return mul(v[0], v[1]); }, two);
-  check_on_all_shapes("div", [](auto&, auto v) { return div(v[0], v[1]); }, same_shape({Domain::any, Domain::positive}));
-  check_on_all_shapes("operators", [](auto&, auto v) { return -(v[0] + v[1]) * 0.5 - v[1] + 3.0; }, two);
+  check_on_all_shapes(
+      "add", [](auto&, auto v) { return add(v[0], v[1]); }, two);
+  check_on_all_shapes(
+      "sub", [](auto&, auto v) { return sub(v[0], v[1]); }, two);
+  check_on_all_shapes(
+      "mul", [](auto&, auto v) { return mul(v[0], v[1]); }, two);
+  check_on_all_shapes(
+      "div", [](auto&, auto v) { return div(v[0], v[1]); }, same_shape({Domain::any, Domain::positive}));
+  check_on_all_shapes(
+      "operators", [](auto&, auto v) { return -(v[0] + v[1]) * 0.5 - v[1] + 3.0; }, two);
 }
 
 TEST_CASE("elementwise unary math", "[autodiff][gradcheck]") {
   const auto any = same_shape({Domain::any});
-  check_on_all_shapes("scale", [](auto&, auto v) { return scale(v[0], 2.5); }, any);
-  check_on_all_shapes("shift", [](auto&, auto v) { return shift(v[0], -1.5); }, any);
-  check_on_all_shapes("exp", [](auto&, auto v) { return exp(v[0]); }, any);
-  check_on_all_shapes("log", [](auto&, auto v) { return log(v[0]); }, same_shape({Domain::positive}));
-  check_on_all_shapes("square", [](auto&, auto v) { return square(v[0]); }, any);
-  check_on_all_shapes("sqrt", [](auto&, auto v) { return sqrt(v[0]); }, same_shape({Domain::positive}));
-  check_on_all_shapes("abs", [](auto&, auto v) { return abs(v[0]); }, same_shape({Domain::away_from_zero}));
+  check_on_all_shapes(
+      "scale", [](auto&, auto v) { return scale(v[0], 2.5); }, any);
+  check_on_all_shapes(
+      "shift", [](auto&, auto v) { return shift(v[0], -1.5); }, any);
+  check_on_all_shapes(
+      "exp", [](auto&, auto v) { return exp(v[0]); }, any);
+  check_on_all_shapes(
+      "log", [](auto&, auto v) { return log(v[0]); }, same_shape({Domain::positive}));
+  check_on_all_shapes(
+      "square", [](auto&, auto v) { return square(v[0]); }, any);
+  check_on_all_shapes(
+      "sqrt", [](auto&, auto v) { return sqrt(v[0]); }, same_shape({Domain::positive}));
+  check_on_all_shapes(
+      "abs", [](auto&, auto v) { return abs(v[0]); }, same_shape({Domain::away_from_zero}));
 }
 
 TEST_CASE("activations", "[autodiff][gradcheck]") {
   const auto kinked = same_shape({Domain::away_from_zero});
   const auto any = same_shape({Domain::any});
-  check_on_all_shapes("relu", [](auto&, auto v) { return relu(v[0]); }, kinked);
-  check_on_all_shapes("leaky_relu", [](auto&, auto v) { return leaky_relu(v[0], 0.1); }, kinked);
-  check_on_all_shapes("elu", [](auto&, auto v) { return elu(v[0], 1.3); }, kinked);
-  check_on_all_shapes("sigmoid", [](auto&, auto v) { return sigmoid(v[0]); }, any);
-  check_on_all_shapes("tanh", [](auto&, auto v) { return tanh(v[0]); }, any);
-  check_on_all_shapes("softplus", [](auto&, auto v) { return softplus(v[0]); }, any);
+  check_on_all_shapes(
+      "relu", [](auto&, auto v) { return relu(v[0]); }, kinked);
+  check_on_all_shapes(
+      "leaky_relu", [](auto&, auto v) { return leaky_relu(v[0], 0.1); }, kinked);
+  check_on_all_shapes(
+      "elu", [](auto&, auto v) { return elu(v[0], 1.3); }, kinked);
+  check_on_all_shapes(
+      "sigmoid", [](auto&, auto v) { return sigmoid(v[0]); }, any);
+  check_on_all_shapes(
+      "tanh", [](auto&, auto v) { return tanh(v[0]); }, any);
+  check_on_all_shapes(
+      "softplus", [](auto&, auto v) { return softplus(v[0]); }, any);
 }
 
 TEST_CASE("leaky_relu and elu use their slope and alpha in the forward and the backward pass", "[autodiff]") {
@@ -69,53 +87,78 @@ TEST_CASE("leaky_relu and elu use their slope and alpha in the forward and the b
 
 TEST_CASE("reductions", "[autodiff][gradcheck]") {
   const auto any = same_shape({Domain::any});
-  check_on_all_shapes("sum", [](auto&, auto v) { return sum(v[0]); }, any);
-  check_on_all_shapes("mean", [](auto&, auto v) { return mean(v[0]); }, any);
-  check_on_all_shapes("colwise_sum", [](auto&, auto v) { return colwise_sum(v[0]); }, any);
-  check_on_all_shapes("rowwise_sum", [](auto&, auto v) { return rowwise_sum(v[0]); }, any);
-  check_on_all_shapes("colwise_logsumexp", [](auto&, auto v) { return colwise_logsumexp(scale(v[0], 3.0)); }, any);
+  check_on_all_shapes(
+      "sum", [](auto&, auto v) { return sum(v[0]); }, any);
+  check_on_all_shapes(
+      "mean", [](auto&, auto v) { return mean(v[0]); }, any);
+  check_on_all_shapes(
+      "colwise_sum", [](auto&, auto v) { return colwise_sum(v[0]); }, any);
+  check_on_all_shapes(
+      "rowwise_sum", [](auto&, auto v) { return rowwise_sum(v[0]); }, any);
+  check_on_all_shapes(
+      "colwise_logsumexp", [](auto&, auto v) { return colwise_logsumexp(scale(v[0], 3.0)); }, any);
 }
 
 TEST_CASE("matrix products, linear and bias", "[autodiff][gradcheck]") {
   // (r, c) picks m = r, n = c and an inner size k = 4.
   const Index k = 4;
-  check_on_all_shapes("matmul", [](auto&, auto v) { return matmul(v[0], v[1]); },
-                      [&](Index r, Index c, latent::Rng& rng) { return std::vector<Md>{random(r, k, rng), random(k, c, rng)}; });
-  check_on_all_shapes("matmul_tn", [](auto&, auto v) { return matmul_tn(v[0], v[1]); },
-                      [&](Index r, Index c, latent::Rng& rng) { return std::vector<Md>{random(k, r, rng), random(k, c, rng)}; });
-  check_on_all_shapes("matmul_nt", [](auto&, auto v) { return matmul_nt(v[0], v[1]); },
-                      [&](Index r, Index c, latent::Rng& rng) { return std::vector<Md>{random(r, k, rng), random(c, k, rng)}; });
-  check_on_all_shapes("linear", [](auto&, auto v) { return linear(v[0], v[1], v[2]); },
-                      [&](Index r, Index c, latent::Rng& rng) {
-                        return std::vector<Md>{random(r, k, rng), random(k, c, rng), random(r, 1, rng)};
-                      });
-  check_on_all_shapes("add_bias", [](auto&, auto v) { return add_bias(v[0], v[1]); },
-                      [&](Index r, Index c, latent::Rng& rng) { return std::vector<Md>{random(r, c, rng), random(r, 1, rng)}; });
+  check_on_all_shapes(
+      "matmul", [](auto&, auto v) { return matmul(v[0], v[1]); },
+      [&](Index r, Index c, latent::Rng& rng) {
+        return std::vector<Md>{random(r, k, rng), random(k, c, rng)};
+      });
+  check_on_all_shapes(
+      "matmul_tn", [](auto&, auto v) { return matmul_tn(v[0], v[1]); },
+      [&](Index r, Index c, latent::Rng& rng) {
+        return std::vector<Md>{random(k, r, rng), random(k, c, rng)};
+      });
+  check_on_all_shapes(
+      "matmul_nt", [](auto&, auto v) { return matmul_nt(v[0], v[1]); },
+      [&](Index r, Index c, latent::Rng& rng) {
+        return std::vector<Md>{random(r, k, rng), random(c, k, rng)};
+      });
+  check_on_all_shapes(
+      "linear", [](auto&, auto v) { return linear(v[0], v[1], v[2]); },
+      [&](Index r, Index c, latent::Rng& rng) {
+        return std::vector<Md>{random(r, k, rng), random(k, c, rng), random(r, 1, rng)};
+      });
+  check_on_all_shapes(
+      "add_bias", [](auto&, auto v) { return add_bias(v[0], v[1]); },
+      [&](Index r, Index c, latent::Rng& rng) {
+        return std::vector<Md>{random(r, c, rng), random(r, 1, rng)};
+      });
 }
 
 TEST_CASE("row blocks", "[autodiff][gradcheck]") {
-  check_on_all_shapes("slice_rows", [](auto&, auto v) { return slice_rows(v[0], v[0].rows() / 2, (v[0].rows() + 1) / 2); },
-                      same_shape({Domain::any}));
-  check_on_all_shapes("concat_rows", [](auto&, auto v) { return concat_rows(v[0], v[1]); },
-                      [](Index r, Index c, latent::Rng& rng) { return std::vector<Md>{random(r, c, rng), random(r + 2, c, rng)}; });
+  check_on_all_shapes(
+      "slice_rows", [](auto&, auto v) { return slice_rows(v[0], v[0].rows() / 2, (v[0].rows() + 1) / 2); },
+      same_shape({Domain::any}));
+  check_on_all_shapes(
+      "concat_rows", [](auto&, auto v) { return concat_rows(v[0], v[1]); },
+      [](Index r, Index c, latent::Rng& rng) {
+        return std::vector<Md>{random(r, c, rng), random(r + 2, c, rng)};
+      });
   // Both halves of one matrix used: the adjoint blocks must land in the right rows.
-  check_on_all_shapes("slice_rows twice",
-                      [](auto&, auto v) {
-                        const Index h = v[0].rows() / 2;
-                        return concat_rows(exp(slice_rows(v[0], h, v[0].rows() - h)), slice_rows(v[0], 0, h + 1));
-                      },
-                      same_shape({Domain::any}));
+  check_on_all_shapes(
+      "slice_rows twice",
+      [](auto&, auto v) {
+        const Index h = v[0].rows() / 2;
+        return concat_rows(exp(slice_rows(v[0], h, v[0].rows() - h)), slice_rows(v[0], 0, h + 1));
+      },
+      same_shape({Domain::any}));
 }
 
 TEST_CASE("fused losses and reparameterize", "[autodiff][gradcheck]") {
-  check_on_all_shapes("bce_with_logits", [](auto&, auto v) { return bce_with_logits(scale(v[0], 4.0), v[1]); },
-                      same_shape({Domain::any, Domain::unit_interval}));
-  check_on_all_shapes("squared_error", [](auto&, auto v) { return squared_error(v[0], v[1]); },
-                      same_shape({Domain::any, Domain::any}));
-  check_on_all_shapes("gaussian_kl", [](auto&, auto v) { return gaussian_kl(v[0], v[1]); },
-                      same_shape({Domain::any, Domain::any}));
-  check_on_all_shapes("reparameterize", [](auto&, auto v) { return reparameterize(v[0], v[1], v[2]); },
-                      same_shape({Domain::any, Domain::any, Domain::any}));
+  check_on_all_shapes(
+      "bce_with_logits", [](auto&, auto v) { return bce_with_logits(scale(v[0], 4.0), v[1]); },
+      same_shape({Domain::any, Domain::unit_interval}));
+  check_on_all_shapes(
+      "squared_error", [](auto&, auto v) { return squared_error(v[0], v[1]); }, same_shape({Domain::any, Domain::any}));
+  check_on_all_shapes(
+      "gaussian_kl", [](auto&, auto v) { return gaussian_kl(v[0], v[1]); }, same_shape({Domain::any, Domain::any}));
+  check_on_all_shapes(
+      "reparameterize", [](auto&, auto v) { return reparameterize(v[0], v[1], v[2]); },
+      same_shape({Domain::any, Domain::any, Domain::any}));
 }
 
 TEST_CASE("fused losses match their textbook formulas", "[autodiff]") {
@@ -159,9 +202,10 @@ TEST_CASE("bce_with_logits stays finite for extreme logits", "[autodiff]") {
 }
 
 TEST_CASE("repeat_cols and reshape", "[autodiff][gradcheck]") {
-  check_on_all_shapes("repeat_cols", [](auto&, auto v) { return repeat_cols(v[0], 3); }, same_shape({Domain::any}));
-  check_on_all_shapes("reshape", [](auto&, auto v) { return reshape(exp(v[0]), v[0].cols(), v[0].rows()); },
-                      same_shape({Domain::any}));
+  check_on_all_shapes(
+      "repeat_cols", [](auto&, auto v) { return repeat_cols(v[0], 3); }, same_shape({Domain::any}));
+  check_on_all_shapes(
+      "reshape", [](auto&, auto v) { return reshape(exp(v[0]), v[0].cols(), v[0].rows()); }, same_shape({Domain::any}));
   // k samples per example regroup into one column per example.
   latent::Tape<double> t;
   Md a(1, 2);

@@ -1,15 +1,20 @@
 #include "autodiff/gradcheck_helpers.hpp"
 
 using namespace latent_test;
+using Catch::Matchers::Contains;
 using latent::Tape;
 using latent::Var;
-using Catch::Matchers::Contains;
 
 TEST_CASE("a 3-layer MLP loss passes grad_check", "[autodiff][gradcheck]") {
   latent::Rng rng(9);
   // x is 6 x 5 (features x batch); layers 6 -> 4 -> 3 -> 6 with tanh, relu and a BCE head.
-  const std::vector<Md> inputs = {random(4, 6, rng), random(4, 1, rng), random(3, 4, rng), random(3, 1, rng),
-                                  random(6, 3, rng), random(6, 1, rng), random(6, 5, rng, Domain::unit_interval)};
+  const std::vector<Md> inputs = {random(4, 6, rng),
+                                  random(4, 1, rng),
+                                  random(3, 4, rng),
+                                  random(3, 1, rng),
+                                  random(6, 3, rng),
+                                  random(6, 1, rng),
+                                  random(6, 5, rng, Domain::unit_interval)};
   const auto loss = [](auto&, auto v) {
     auto h1 = tanh(linear(v[0], v[6], v[1]));
     auto h2 = softplus(linear(v[2], h1, v[3]));

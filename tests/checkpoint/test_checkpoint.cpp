@@ -214,7 +214,8 @@ TEST_CASE("a checkpoint that does not fit the model is refused with names and sh
 
   Mlp<double> three({.sizes = {3, 4, 4, 4}}, rng);
   CHECK_THROWS_AS(load_checkpoint(dir / "two.ckpt", three), FormatError);
-  CHECK_THROWS_WITH(load_checkpoint(dir / "two.ckpt", three), Contains("missing from the checkpoint: 2.weight, 2.bias"));
+  CHECK_THROWS_WITH(load_checkpoint(dir / "two.ckpt", three),
+                    Contains("missing from the checkpoint: 2.weight, 2.bias"));
   save_checkpoint(dir / "three.ckpt", three);
   CHECK_THROWS_WITH(load_checkpoint(dir / "three.ckpt", two), Contains("not in the model: 2.weight, 2.bias"));
 
@@ -224,7 +225,8 @@ TEST_CASE("a checkpoint that does not fit the model is refused with names and sh
                     Contains("parameter '0.weight' is 4x3 in the checkpoint but 5x3 in the model"));
 
   Adam<double> adam(two.parameters());
-  CHECK_THROWS_WITH(load_checkpoint(dir / "two.ckpt", two, &adam), Contains("cannot load the state of a Sgd optimizer"));
+  CHECK_THROWS_WITH(load_checkpoint(dir / "two.ckpt", two, &adam),
+                    Contains("cannot load the state of a Sgd optimizer"));
   CHECK_THROWS_WITH(load_checkpoint(dir / "three.ckpt", three, nullptr, &rng), Contains("holds no Rng state"));
   Sgd<double> three_sgd(three.parameters());
   CHECK_THROWS_WITH(load_checkpoint(dir / "three.ckpt", three, &three_sgd), Contains("holds no optimizer state"));
@@ -265,10 +267,12 @@ TEST_CASE("a double checkpoint loads into a float model rounded to nearest, not 
   // would give 1); 1 + 0.25 spacing rounds down to 1; the same with the sign flipped; and
   // 1 + 0.5 spacing is a tie, which goes to the even neighbour, 1.
   const double u = std::ldexp(1.0, -23);
-  const std::vector<std::pair<double, float>> cases = {
-      {1 + 0.75 * u, 1.0f + std::ldexp(1.0f, -23)}, {1 + 0.25 * u, 1.0f},
-      {-(1 + 0.75 * u), -(1.0f + std::ldexp(1.0f, -23))}, {-(1 + 0.25 * u), -1.0f},
-      {1 + 0.5 * u, 1.0f}, {1 + 1.5 * u, 1.0f + std::ldexp(2.0f, -23)}};
+  const std::vector<std::pair<double, float>> cases = {{1 + 0.75 * u, 1.0f + std::ldexp(1.0f, -23)},
+                                                       {1 + 0.25 * u, 1.0f},
+                                                       {-(1 + 0.75 * u), -(1.0f + std::ldexp(1.0f, -23))},
+                                                       {-(1 + 0.25 * u), -1.0f},
+                                                       {1 + 0.5 * u, 1.0f},
+                                                       {1 + 1.5 * u, 1.0f + std::ldexp(2.0f, -23)}};
   auto* w = d.parameters()[0];
   REQUIRE(w->value.size() >= Index(cases.size()));
   for (std::size_t i = 0; i < cases.size(); ++i) w->value(Index(i)) = cases[i].first;

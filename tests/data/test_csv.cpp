@@ -30,7 +30,9 @@ TEST_CASE("CSV without header or labels, read from a file", "[data]") {
 }
 
 TEST_CASE("bad CSV fields name the file, line and column", "[data]") {
-  const auto parse = [](const char* text, latent::CsvOptions o = {}) { return latent::parse_csv<float>(text, "t.csv", o); };
+  const auto parse = [](const char* text, latent::CsvOptions o = {}) {
+    return latent::parse_csv<float>(text, "t.csv", o);
+  };
   CHECK_THROWS_AS(parse("1,2\n3,x4\n"), latent::FormatError);
   CHECK_THROWS_WITH(parse("1,2\n3,x4\n"), Contains("t.csv: line 2, column 2: 'x4' is not a finite number"));
   CHECK_THROWS_WITH(parse("h1,h2\n1,2\n3,\n", {.header = true}), Contains("line 3, column 2: ''"));
@@ -61,9 +63,9 @@ TEST_CASE("CSV without data is an error, not an empty dataset", "[data]") {
 }
 
 TEST_CASE("CSV: a UTF-8 byte-order mark is skipped, quoted fields are read, invisible bytes are shown", "[data]") {
-  const auto d = latent::parse_csv<double>(
-      "\xEF\xBB\xBF\"width, cm\",\"say \"\"hi\"\"\",label\n\"1.5\", 2 ,\"3\"\n4,\"5\",6\n", "t.csv",
-      {.header = true, .label_column = 2});
+  const auto d =
+      latent::parse_csv<double>("\xEF\xBB\xBF\"width, cm\",\"say \"\"hi\"\"\",label\n\"1.5\", 2 ,\"3\"\n4,\"5\",6\n",
+                                "t.csv", {.header = true, .label_column = 2});
   REQUIRE(d.dim() == 2);
   REQUIRE(d.size() == 2);
   CHECK(d.features(0, 0) == 1.5);
@@ -77,6 +79,8 @@ TEST_CASE("CSV: a UTF-8 byte-order mark is skipped, quoted fields are read, invi
   CHECK_THROWS_WITH(latent::parse_csv<float>("1,\"2\n", "t.csv"), Contains("line 1: a quoted field is never closed"));
   CHECK_THROWS_WITH(latent::parse_csv<float>("1,\"2\"x\n", "t.csv"), Contains("after a closing quote"));
   // A byte-order mark anywhere but the start is data, shown as bytes instead of an invisible character.
-  CHECK_THROWS_WITH(latent::parse_csv<float>("1,\xEF\xBB\xBF" "2\n", "t.csv"),
+  CHECK_THROWS_WITH(latent::parse_csv<float>("1,\xEF\xBB\xBF"
+                                             "2\n",
+                                             "t.csv"),
                     Contains("column 2: '\\xEF\\xBB\\xBF2' is not a finite number"));
 }

@@ -85,8 +85,7 @@ TEST_CASE("train/validation split is disjoint, complete and seeded", "[data]") {
   std::vector<int> all = s.train.labels;
   all.insert(all.end(), s.validation.labels.begin(), s.validation.labels.end());
   for (const auto* part : {&s.train, &s.validation})  // features travel with their labels
-    for (std::size_t j = 0; j < part->labels.size(); ++j)
-      CHECK(part->features(0, long(j)) == float(part->labels[j]));
+    for (std::size_t j = 0; j < part->labels.size(); ++j) CHECK(part->features(0, long(j)) == float(part->labels[j]));
   std::sort(all.begin(), all.end());
   CHECK(all == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
   CHECK(latent::split_train_validation(d, 0.3, r2).validation.labels == s.validation.labels);

@@ -10,8 +10,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::uint8_t k = data[0];
-  const latent::CsvOptions opts{.delimiter = ",;\t "[k & 3], .header = (k & 4) != 0,
-                                .label_column = int(k >> 3 & 7) - 1};
+  const latent::CsvOptions opts{
+      .delimiter = ",;\t "[k & 3], .header = (k & 4) != 0, .label_column = int(k >> 3 & 7) - 1};
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
     (void)latent::parse_csv<float>(text, "fuzz", opts);

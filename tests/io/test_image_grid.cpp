@@ -22,12 +22,12 @@ TEST_CASE("image_grid tiles columns left to right, top to bottom, with borders",
   CHECK(img.width == 3 * (3 + 1) + 1);
   CHECK(img.height == 2 * (2 + 1) + 1);
   CHECK(img.at(0, 0) == 77);
-  CHECK(img.at(1, 1) == byte(0.0f));   // image 0, top-left
-  CHECK(img.at(3, 2) == byte(0.0f));   // image 0, bottom-right
-  CHECK(img.at(4, 1) == 77);           // border between images 0 and 1
-  CHECK(img.at(5, 1) == byte(0.1f));   // image 1
-  CHECK(img.at(1, 4) == byte(0.3f));   // image 3 starts row 2
-  CHECK(img.at(9, 4) == 77);           // cell 5 is empty
+  CHECK(img.at(1, 1) == byte(0.0f));  // image 0, top-left
+  CHECK(img.at(3, 2) == byte(0.0f));  // image 0, bottom-right
+  CHECK(img.at(4, 1) == 77);          // border between images 0 and 1
+  CHECK(img.at(5, 1) == byte(0.1f));  // image 1
+  CHECK(img.at(1, 4) == byte(0.3f));  // image 3 starts row 2
+  CHECK(img.at(9, 4) == 77);          // cell 5 is empty
 }
 
 TEST_CASE("image_grid keeps pixel (r, c) at row r * width + c and clamps to [0, 1]", "[io]") {
@@ -51,8 +51,8 @@ TEST_CASE("image_rows puts originals above reconstructions, wrapping into bands"
   const int band = 2 * (2 + 1) + 1;
   CHECK(img.width == 2 * (3 + 1) + 1);
   CHECK(img.height == 2 * band + 1);
-  CHECK(img.at(5, 1) == byte(0.1f));  // band 0, line 0 (originals), example 1
-  CHECK(img.at(5, 4) == 255);         // band 0, line 1 (reconstructions), example 1
+  CHECK(img.at(5, 1) == byte(0.1f));         // band 0, line 0 (originals), example 1
+  CHECK(img.at(5, 4) == 255);                // band 0, line 1 (reconstructions), example 1
   CHECK(img.at(1, band + 2) == byte(0.2f));  // band 1 starts with example 2
   CHECK(img.at(1, band) == 9);               // double border between bands
   const latent::Matrix<float> short_row = latent::Matrix<float>::Ones(6, 3);

@@ -13,8 +13,7 @@ namespace {
 long count(const latent::Image& img, latent::Rgb c) {
   long n = 0;
   for (int y = 0; y < img.height; ++y)
-    for (int x = 0; x < img.width; ++x)
-      n += img.at(x, y, 0) == c.r && img.at(x, y, 1) == c.g && img.at(x, y, 2) == c.b;
+    for (int x = 0; x < img.width; ++x) n += img.at(x, y, 0) == c.r && img.at(x, y, 1) == c.g && img.at(x, y, 2) == c.b;
   return n;
 }
 
@@ -74,7 +73,8 @@ TEST_CASE("scatter plot colours points by label", "[io]") {
   CHECK(count(img, latent::detail::palette[3]) == 0);
   // Label l sits around (3 l, l): left to right in x, and upwards (smaller pixel y) in y. Counting
   // colours alone passes a flipped axis.
-  const auto p0 = median_position(img, latent::detail::palette[0]), p1 = median_position(img, latent::detail::palette[1]),
+  const auto p0 = median_position(img, latent::detail::palette[0]),
+             p1 = median_position(img, latent::detail::palette[1]),
              p2 = median_position(img, latent::detail::palette[2]);
   INFO("medians (" << p0.first << ", " << p0.second << ") (" << p1.first << ", " << p1.second << ") (" << p2.first
                    << ", " << p2.second << ")");
@@ -96,7 +96,8 @@ TEST_CASE("line plot: series with their own x, with and without markers", "[io]"
   const auto img = latent::line_plot(curve, {});
   CHECK(count(img, latent::detail::palette[0]) > 1000);
   // Markers widen the 3-pixel line to the 7-pixel dots.
-  CHECK(count(latent::line_plot(dotted, {}), latent::detail::palette[0]) > count(img, latent::detail::palette[0]) + 500);
+  CHECK(count(latent::line_plot(dotted, {}), latent::detail::palette[0]) >
+        count(img, latent::detail::palette[0]) + 500);
   const std::vector<latent::Series> bad = {{.name = "bad", .y = bell, .x = {1.0, 2.0}}};
   CHECK_THROWS_AS(latent::line_plot(bad, {}), latent::ShapeError);
 }

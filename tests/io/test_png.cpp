@@ -55,7 +55,8 @@ TEST_CASE("PNG pixels land where the PNG format puts them, not only where read_p
     const auto bytes = latent::read_file_bytes(path);
     REQUIRE(bytes.size() > 24);
     const auto be32 = [&](std::size_t i) {
-      return std::uint32_t(bytes[i]) << 24 | std::uint32_t(bytes[i + 1]) << 16 | std::uint32_t(bytes[i + 2]) << 8 | bytes[i + 3];
+      return std::uint32_t(bytes[i]) << 24 | std::uint32_t(bytes[i + 1]) << 16 | std::uint32_t(bytes[i + 2]) << 8 |
+             bytes[i + 3];
     };
     CHECK(std::string(bytes.begin() + 12, bytes.begin() + 16) == "IHDR");
     CHECK(be32(16) == 13);

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <latent/kernels/gemm.hpp>
 #include <latent/core/rng.hpp>
+#include <latent/kernels/gemm.hpp>
 
 #include <cmath>
 #include <limits>
@@ -27,9 +27,8 @@ struct Shape {
 // evenly over two threads, one of the reference VAE's layers at batch 128, and a tall one split
 // by its 300 columns (a weight gradient's shape). Every vector length has a tail after whole
 // SIMD packets.
-constexpr Shape shapes[] = {{37, 1, 53},   {301, 1, 517},  {29, 31, 1},     {500, 301, 1}, {1, 43, 17},
-                            {1, 701, 299}, {3, 4, 5},      {67, 45, 83},    {40, 129, 400},
-                            {400, 128, 784}, {784, 300, 131}};
+constexpr Shape shapes[] = {{37, 1, 53}, {301, 1, 517}, {29, 31, 1},    {500, 301, 1},   {1, 43, 17},    {1, 701, 299},
+                            {3, 4, 5},   {67, 45, 83},  {40, 129, 400}, {400, 128, 784}, {784, 300, 131}};
 
 // The stored operand for op(X) of op_rows x op_cols: op_cols x op_rows when used transposed.
 template <class S>
@@ -51,7 +50,8 @@ void check_all_products(int threads) {
           const M<S> a = stored<S>(s.m, s.k, ta, rng), b = stored<S>(s.k, s.n, tb, rng);
           M<S> c = stored<S>(s.m, s.n, false, rng);
           const M<S> c0 = c;
-          latent::detail::gemm<S>({a.data(), a.rows(), a.cols(), ta}, {b.data(), b.rows(), b.cols(), tb}, c.data(), accumulate);
+          latent::detail::gemm<S>({a.data(), a.rows(), a.cols(), ta}, {b.data(), b.rows(), b.cols(), tb}, c.data(),
+                                  accumulate);
 
           const Eigen::MatrixXd ad = a.template cast<double>(), bd = b.template cast<double>();
           const Eigen::MatrixXd opa = ta ? Eigen::MatrixXd(ad.transpose()) : ad;
@@ -61,9 +61,9 @@ void check_all_products(int threads) {
           // Rounding grows like sqrt(k) eps with entries of size 1/2.
           const double tol = 8 * std::sqrt(double(s.k)) * double(std::numeric_limits<S>::epsilon());
           const double err = (c.template cast<double>() - want).cwiseAbs().maxCoeff();
-          INFO((sizeof(S) == 4 ? "float " : "double ") << s.m << "x" << s.n << "x" << s.k << (ta ? " A^T" : " A")
-                                                       << (tb ? " B^T" : " B") << (accumulate ? " +=" : " =") << " on "
-                                                       << threads << " threads: max error " << err);
+          INFO((sizeof(S) == 4 ? "float " : "double ")
+               << s.m << "x" << s.n << "x" << s.k << (ta ? " A^T" : " A") << (tb ? " B^T" : " B")
+               << (accumulate ? " +=" : " =") << " on " << threads << " threads: max error " << err);
           CHECK(err <= tol);
 
           // The same call again gives the same bits: the split depends only on shape and threads.

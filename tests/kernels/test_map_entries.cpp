@@ -42,9 +42,8 @@ bool same_bits(const Array<S>& a, const Array<S>& b) {
 template <class S>
 Array<S> tanh_times(const Array<S>& x, const Array<S>& y, Array<S> out, bool add, int threads) {
   latent::set_num_threads(threads);
-  detail::map_entries(out.data(), out.size(), add,
-                      []<class P>(const P& a, const P& b) { return tanh(a) * b; },
-                      x.data(), y.data());
+  detail::map_entries(
+      out.data(), out.size(), add, []<class P>(const P& a, const P& b) { return tanh(a) * b; }, x.data(), y.data());
   latent::set_num_threads(1);
   return out;
 }
@@ -83,8 +82,7 @@ void check_packet_math() {
   CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return expm1(a); }), Array<S>(x.expm1())));
   CHECK(same_bits(packet_map(x, []<class P>(const P& a) { return tanh(a); }), Array<S>(x.tanh())));
   CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return log(a); }), Array<S>(positive.log())));
-  CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return log1p(a); }),
-                  Array<S>(positive.log1p())));
+  CHECK(same_bits(packet_map(positive, []<class P>(const P& a) { return log1p(a); }), Array<S>(positive.log1p())));
 }
 
 // Column sums, row sums and a broadcast column on a rows x cols matrix, against plain loops in
@@ -94,12 +92,12 @@ void check_column_kernels(Index rows, Index cols) {
   INFO(rows << " x " << cols);
   const Array<S> x = normal<S>(rows * cols, 5), y = normal<S>(rows * cols, 6), bias = normal<S>(rows, 7);
   Array<S> sums(cols), row_total(rows), shifted(rows * cols);
-  detail::column_sums(sums.data(), rows, cols, []<class P>(const P& a, const P& b) { return a * b; },
-                      x.data(), y.data());
+  detail::column_sums(
+      sums.data(), rows, cols, []<class P>(const P& a, const P& b) { return a * b; }, x.data(), y.data());
   detail::row_sums(row_total.data(), x.data(), rows, cols, 0, rows, false);
-  detail::map_column_entries(shifted.data(), rows, cols, false,
-                             []<class P>(Index, const P& a, const P& c) { return a + c; }, x.data(),
-                             detail::BroadcastColumn<S>{bias.data()});
+  detail::map_column_entries(
+      shifted.data(), rows, cols, false, []<class P>(Index, const P& a, const P& c) { return a + c; }, x.data(),
+      detail::BroadcastColumn<S>{bias.data()});
   const S tolerance = 8 * std::numeric_limits<S>::epsilon() * S(std::max(rows, cols));
   for (Index j = 0; j < cols; ++j) {
     double want = 0;

@@ -80,7 +80,8 @@ TEST_CASE("Lanes operators are Eigen's packet functions, bit for bit, in packets
     detail::for_each_packet<S>(Index(z.size()), [&]<class R>(Index i) {
       using namespace Eigen::internal;
       const R a = ploadu<R>(z.data() + i), b = ploadu<R>(x.data() + i);
-      const R bce = padd(psub(pmax(a, pset1<R>(0)), pmul(a, b)), detail::packet_log1p(detail::packet_exp(pnegate(pabs(a)))));
+      const R bce =
+          padd(psub(pmax(a, pset1<R>(0)), pmul(a, b)), detail::packet_log1p(detail::packet_exp(pnegate(pabs(a)))));
       pstoreu(want.data() + i, padd(bce, pselect(pcmp_lt(pset1<R>(0), a), pset1<R>(1), pset1<R>(2))));
     });
     CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(S)) == 0);

@@ -6,9 +6,9 @@
 #include "autodiff/gradcheck_helpers.hpp"
 
 using namespace latent;
+using Catch::Matchers::Contains;
 using latent_test::Md;
 using latent_test::random;
-using Catch::Matchers::Contains;
 
 TEST_CASE("Linear computes W x + b and names its parameters", "[layers]") {
   Rng rng(1);

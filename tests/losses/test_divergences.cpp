@@ -154,11 +154,13 @@ TEST_CASE("alpha-divergence estimator matches the Gaussian closed form", "[losse
   latent::Rng rng(13);
   for (double a : {-0.5, 0.25, 0.5, 0.75, 2.0}) {
     INFO("alpha " << a << " from q");
-    check_estimate(summarise(L::alpha_divergence(p, q, a, n, rng, L::Proposal::q, Reduction::none)), alpha_closed_form(a));
+    check_estimate(summarise(L::alpha_divergence(p, q, a, n, rng, L::Proposal::q, Reduction::none)),
+                   alpha_closed_form(a));
   }
   for (double a : {0.5, 2.0}) {
     INFO("alpha " << a << " from p");
-    check_estimate(summarise(L::alpha_divergence(p, q, a, n, rng, L::Proposal::p, Reduction::none)), alpha_closed_form(a));
+    check_estimate(summarise(L::alpha_divergence(p, q, a, n, rng, L::Proposal::p, Reduction::none)),
+                   alpha_closed_form(a));
   }
   CHECK_THROWS_AS(L::alpha_divergence(p, q, NAN, 10, rng), latent::NumericError);
 }
@@ -204,8 +206,10 @@ TEST_CASE("divergence estimators pass grad_check with fixed noise", "[losses][gr
   check("forward_kl", [](const auto& p, const auto& q, auto& rng) { return L::forward_kl(p, q, 8, rng); });
   check("reverse_kl", [](const auto& p, const auto& q, auto& rng) { return L::reverse_kl(p, q, 8, rng); });
   for (double a : {0.0, 0.5, 1.0, 2.0}) {
-    check("alpha from q", [a](const auto& p, const auto& q, auto& rng) { return L::alpha_divergence(p, q, a, 8, rng); });
-    check("alpha from p",
-          [a](const auto& p, const auto& q, auto& rng) { return L::alpha_divergence(p, q, a, 8, rng, L::Proposal::p); });
+    check("alpha from q",
+          [a](const auto& p, const auto& q, auto& rng) { return L::alpha_divergence(p, q, a, 8, rng); });
+    check("alpha from p", [a](const auto& p, const auto& q, auto& rng) {
+      return L::alpha_divergence(p, q, a, 8, rng, L::Proposal::p);
+    });
   }
 }

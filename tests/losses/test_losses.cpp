@@ -13,24 +13,32 @@ using latent::Reduction;
 
 TEST_CASE("every loss passes grad_check", "[losses][gradcheck]") {
   const auto any2 = same_shape({Domain::any, Domain::any});
-  check_on_all_shapes("mse", [](auto&, auto v) { return L::mse(v[0], v[1], Reduction::none); }, any2);
-  check_on_all_shapes("bce_with_logits", [](auto&, auto v) { return L::bce_with_logits(v[0], v[1]); },
-                      same_shape({Domain::any, Domain::unit_interval}));
-  check_on_all_shapes("bce",
-                      [](auto&, auto v) { return L::bce(sigmoid(v[0]), v[1], Reduction::sum); },
-                      same_shape({Domain::any, Domain::unit_interval}));
-  check_on_all_shapes("gaussian_nll", [](auto&, auto v) { return L::gaussian_nll(v[0], v[1], v[2], Reduction::none); },
-                      same_shape({Domain::any, Domain::any, Domain::any}));
-  check_on_all_shapes("gaussian_nll shared logvar",
-                      [](auto&, auto v) { return L::gaussian_nll(v[0], v[1], slice_rows(rowwise_sum(v[2]), 0, v[2].rows())); },
-                      same_shape({Domain::any, Domain::any, Domain::any}));
-  check_on_all_shapes("gaussian_kl", [](auto&, auto v) { return L::gaussian_kl(v[0], v[1]); }, any2);
-  check_on_all_shapes("gaussian_kl q||p",
-                      [](auto&, auto v) { return L::gaussian_kl(v[0], v[1], v[2], v[3], Reduction::none); },
-                      same_shape({Domain::any, Domain::any, Domain::any, Domain::any}));
-  check_on_all_shapes("l1_penalty", [](auto&, auto v) { return L::l1_penalty(v[0]); }, same_shape({Domain::away_from_zero}));
-  check_on_all_shapes("l2_penalty", [](auto&, auto v) { return L::l2_penalty(v[0], Reduction::sum); }, same_shape({Domain::any}));
-  check_on_all_shapes("kl_sparsity", [](auto&, auto v) { return L::kl_sparsity(sigmoid(v[0]), 0.05); }, same_shape({Domain::any}));
+  check_on_all_shapes(
+      "mse", [](auto&, auto v) { return L::mse(v[0], v[1], Reduction::none); }, any2);
+  check_on_all_shapes(
+      "bce_with_logits", [](auto&, auto v) { return L::bce_with_logits(v[0], v[1]); },
+      same_shape({Domain::any, Domain::unit_interval}));
+  check_on_all_shapes(
+      "bce", [](auto&, auto v) { return L::bce(sigmoid(v[0]), v[1], Reduction::sum); },
+      same_shape({Domain::any, Domain::unit_interval}));
+  check_on_all_shapes(
+      "gaussian_nll", [](auto&, auto v) { return L::gaussian_nll(v[0], v[1], v[2], Reduction::none); },
+      same_shape({Domain::any, Domain::any, Domain::any}));
+  check_on_all_shapes(
+      "gaussian_nll shared logvar",
+      [](auto&, auto v) { return L::gaussian_nll(v[0], v[1], slice_rows(rowwise_sum(v[2]), 0, v[2].rows())); },
+      same_shape({Domain::any, Domain::any, Domain::any}));
+  check_on_all_shapes(
+      "gaussian_kl", [](auto&, auto v) { return L::gaussian_kl(v[0], v[1]); }, any2);
+  check_on_all_shapes(
+      "gaussian_kl q||p", [](auto&, auto v) { return L::gaussian_kl(v[0], v[1], v[2], v[3], Reduction::none); },
+      same_shape({Domain::any, Domain::any, Domain::any, Domain::any}));
+  check_on_all_shapes(
+      "l1_penalty", [](auto&, auto v) { return L::l1_penalty(v[0]); }, same_shape({Domain::away_from_zero}));
+  check_on_all_shapes(
+      "l2_penalty", [](auto&, auto v) { return L::l2_penalty(v[0], Reduction::sum); }, same_shape({Domain::any}));
+  check_on_all_shapes(
+      "kl_sparsity", [](auto&, auto v) { return L::kl_sparsity(sigmoid(v[0]), 0.05); }, same_shape({Domain::any}));
 }
 
 TEST_CASE("reductions: mean is per example, sum is total, none keeps the batch", "[losses]") {
@@ -49,8 +57,9 @@ TEST_CASE("closed forms: Gaussian NLL and KL match their formulas", "[losses]") 
   const Md nll = L::gaussian_nll(t.constant(x), t.constant(mu), t.constant(lv), Reduction::none).value();
   const Md kl = L::gaussian_kl(t.constant(mq), t.constant(lq), t.constant(mu), t.constant(lv), Reduction::none).value();
   const Md kl0 = L::gaussian_kl(t.constant(mq), t.constant(lq), Reduction::none).value();
-  const Md kl_std = L::gaussian_kl(t.constant(mq), t.constant(lq), t.constant(Md::Zero(4, 3)), t.constant(Md::Zero(4, 3)),
-                                   Reduction::none).value();
+  const Md kl_std = L::gaussian_kl(t.constant(mq), t.constant(lq), t.constant(Md::Zero(4, 3)),
+                                   t.constant(Md::Zero(4, 3)), Reduction::none)
+                        .value();
   for (Index j = 0; j < 3; ++j) {
     double n = 0, k = 0;
     for (Index i = 0; i < 4; ++i) {
@@ -59,7 +68,8 @@ TEST_CASE("closed forms: Gaussian NLL and KL match their formulas", "[losses]") 
       const auto softplus = [](double v) { return std::log1p(std::exp(v)); };
       const double clamped = 8 - softplus(8 - (-8 + softplus(lv(i, j) + 8)));
       const double s2 = std::exp(clamped);
-      n += (x(i, j) - mu(i, j)) * (x(i, j) - mu(i, j)) / (2 * s2) + 0.5 * std::log(s2) + 0.5 * std::log(2 * std::numbers::pi);
+      n += (x(i, j) - mu(i, j)) * (x(i, j) - mu(i, j)) / (2 * s2) + 0.5 * std::log(s2) +
+           0.5 * std::log(2 * std::numbers::pi);
       // KL(N(a, s^2) || N(b, r^2)) = log(r / s) + (s^2 + (a - b)^2) / (2 r^2) - 1/2.
       const double q2 = std::exp(lq(i, j)), p2 = std::exp(lv(i, j));
       k += 0.5 * (lv(i, j) - lq(i, j)) + (q2 + (mq(i, j) - mu(i, j)) * (mq(i, j) - mu(i, j))) / (2 * p2) - 0.5;
@@ -73,7 +83,8 @@ TEST_CASE("closed forms: Gaussian NLL and KL match their formulas", "[losses]") 
 TEST_CASE("gaussian_nll stays finite for any log-variance", "[losses]") {
   latent::Tape<double> t;
   for (double lv : {-1e4, -50.0, 50.0, 1e4}) {
-    const auto l = L::gaussian_nll(t.constant(Md::Ones(3, 2)), t.constant(Md::Zero(3, 2)), t.variable(Md::Constant(3, 2, lv)));
+    const auto l =
+        L::gaussian_nll(t.constant(Md::Ones(3, 2)), t.constant(Md::Zero(3, 2)), t.variable(Md::Constant(3, 2, lv)));
     CHECK(std::isfinite(l.item()));
   }
 }

@@ -7,9 +7,9 @@
 #include "autodiff/gradcheck_helpers.hpp"
 
 using namespace latent;
+using Catch::Matchers::Contains;
 using latent_test::Md;
 using latent_test::random;
-using Catch::Matchers::Contains;
 
 TEST_CASE("every autoencoder variant's loss passes grad_check", "[models][autoencoder][gradcheck]") {
   struct Case {
@@ -25,20 +25,51 @@ TEST_CASE("every autoencoder variant's loss passes grad_check", "[models][autoen
   const Case cases[] = {
       {"undercomplete bernoulli", base},
       {"undercomplete gaussian", with([](auto& o) { o.likelihood = Likelihood::gaussian; })},
-      {"regularized l2", with([](auto& o) { o.penalty = CodePenalty::l2; o.lambda = 0.3; })},
-      {"regularized l1", with([](auto& o) { o.penalty = CodePenalty::l1; o.lambda = 0.2; })},
-      {"sparse kl", with([](auto& o) {
-         o.code_activation = Activation::sigmoid; o.penalty = CodePenalty::kl_sparsity; o.lambda = 0.5; o.rho = 0.1;
+      {"regularized l2", with([](auto& o) {
+         o.penalty = CodePenalty::l2;
+         o.lambda = 0.3;
        })},
-      {"denoising gaussian", with([](auto& o) { o.corruption = {Noise::gaussian, 0.3}; })},
-      {"denoising masking", with([](auto& o) { o.corruption = {Noise::masking, 0.3}; })},
-      {"denoising salt and pepper", with([](auto& o) { o.corruption = {Noise::salt_and_pepper, 0.3}; })},
-      {"contractive sigmoid", with([](auto& o) { o.hidden = {}; o.code_activation = Activation::sigmoid; o.contractive = 0.7; })},
-      {"contractive tanh", with([](auto& o) { o.hidden = {}; o.code_activation = Activation::tanh; o.contractive = 0.7; })},
-      {"contractive identity", with([](auto& o) { o.hidden = {}; o.contractive = 0.7; })},
+      {"regularized l1", with([](auto& o) {
+         o.penalty = CodePenalty::l1;
+         o.lambda = 0.2;
+       })},
+      {"sparse kl", with([](auto& o) {
+         o.code_activation = Activation::sigmoid;
+         o.penalty = CodePenalty::kl_sparsity;
+         o.lambda = 0.5;
+         o.rho = 0.1;
+       })},
+      {"denoising gaussian", with([](auto& o) {
+         o.corruption = {Noise::gaussian, 0.3};
+       })},
+      {"denoising masking", with([](auto& o) {
+         o.corruption = {Noise::masking, 0.3};
+       })},
+      {"denoising salt and pepper", with([](auto& o) {
+         o.corruption = {Noise::salt_and_pepper, 0.3};
+       })},
+      {"contractive sigmoid", with([](auto& o) {
+         o.hidden = {};
+         o.code_activation = Activation::sigmoid;
+         o.contractive = 0.7;
+       })},
+      {"contractive tanh", with([](auto& o) {
+         o.hidden = {};
+         o.code_activation = Activation::tanh;
+         o.contractive = 0.7;
+       })},
+      {"contractive identity", with([](auto& o) {
+         o.hidden = {};
+         o.contractive = 0.7;
+       })},
       {"denoising + contractive + l2", with([](auto& o) {
-         o.hidden = {}; o.decoder_hidden = std::vector<Index>{4}; o.code_activation = Activation::sigmoid;
-         o.corruption = {Noise::gaussian, 0.2}; o.contractive = 0.5; o.penalty = CodePenalty::l2; o.lambda = 0.1;
+         o.hidden = {};
+         o.decoder_hidden = std::vector<Index>{4};
+         o.code_activation = Activation::sigmoid;
+         o.corruption = {Noise::gaussian, 0.2};
+         o.contractive = 0.5;
+         o.penalty = CodePenalty::l2;
+         o.lambda = 0.1;
        })},
   };
   Rng init(5);
@@ -61,7 +92,8 @@ TEST_CASE("the contractive penalty is the squared Frobenius norm of the encoder'
     Autoencoder<double> ae({.input = 5, .hidden = {}, .latent = 3, .code_activation = s, .contractive = 1}, rng);
     const Md x = random(5, 4, rng);
     Tape<double> tape;
-    const Md penalty = contractive_penalty(tape, dynamic_cast<Mlp<double>&>(ae.encoder()), ae.encode(tape, tape.constant(x))).value();
+    const Md penalty =
+        contractive_penalty(tape, dynamic_cast<Mlp<double>&>(ae.encoder()), ae.encode(tape, tape.constant(x))).value();
     REQUIRE(penalty.rows() == 1);
     REQUIRE(penalty.cols() == 4);
     for (Index n = 0; n < x.cols(); ++n) {
@@ -81,8 +113,12 @@ TEST_CASE("the contractive penalty is the squared Frobenius norm of the encoder'
 
 TEST_CASE("loss terms: total = reconstruction + weighted penalty, in per-example units", "[models][autoencoder]") {
   Rng rng(11);
-  Autoencoder<double> ae({.input = 6, .hidden = {5}, .latent = 2, .likelihood = Likelihood::gaussian,
-                          .penalty = CodePenalty::l2, .lambda = 0.25},
+  Autoencoder<double> ae({.input = 6,
+                          .hidden = {5},
+                          .latent = 2,
+                          .likelihood = Likelihood::gaussian,
+                          .penalty = CodePenalty::l2,
+                          .lambda = 0.25},
                          rng);
   const Md x = random(6, 7, rng, latent_test::Domain::unit_interval);
   Tape<double> tape;
@@ -174,9 +210,8 @@ TEST_CASE("on the same corrupted inputs, a denoising AE reconstructs the clean d
 
   const auto fit = [&](Corruption corruption) {
     Rng init(3);
-    Autoencoder<double> ae({.input = F, .hidden = {32}, .latent = 8, .likelihood = Likelihood::gaussian,
-                            .corruption = corruption},
-                           init);
+    Autoencoder<double> ae(
+        {.input = F, .hidden = {32}, .latent = 8, .likelihood = Likelihood::gaussian, .corruption = corruption}, init);
     Adam<double> opt(ae.parameters(), {.lr = 3e-3});
     Tape<double> tape;
     Rng steps(4);
@@ -225,18 +260,20 @@ TEST_CASE("autoencoder misuse is refused with a clear message", "[models][autoen
   Autoencoder<double> ae({.input = 6, .hidden = {5}, .latent = 3}, rng);
   Tape<double> tape;
   CHECK_THROWS_AS(ae.loss(tape, tape.constant(Md::Zero(5, 2)), rng), ShapeError);
-  CHECK_THROWS_WITH(ae.loss(tape, tape.constant(Md::Zero(5, 2)), rng), Contains("x is 5x2") && Contains("reads 6 features"));
+  CHECK_THROWS_WITH(ae.loss(tape, tape.constant(Md::Zero(5, 2)), rng),
+                    Contains("x is 5x2") && Contains("reads 6 features"));
   CHECK_THROWS_WITH(ae.decode(tape, tape.constant(Md::Zero(4, 2))), Contains("z is 4x2") && Contains("3 dimensions"));
   CHECK_THROWS_AS(ae.encode(Md::Zero(7, 1)), ShapeError);
 
   CHECK_THROWS_WITH((Autoencoder<double>({.input = 6, .hidden = {5}, .latent = 3, .contractive = 0.1}, rng)),
                     Contains("one-layer encoder") && Contains("2 layers"));
-  CHECK_THROWS_WITH((Autoencoder<double>({.input = 6, .hidden = {}, .latent = 3, .code_activation = Activation::relu,
-                                          .contractive = 0.1},
-                                         rng)),
-                    Contains("not relu"));
-  CHECK_THROWS_WITH((Autoencoder<double>({.input = 6, .latent = 3, .penalty = CodePenalty::kl_sparsity, .lambda = 1}, rng)),
-                    Contains("needs sigmoid codes"));
+  CHECK_THROWS_WITH(
+      (Autoencoder<double>(
+          {.input = 6, .hidden = {}, .latent = 3, .code_activation = Activation::relu, .contractive = 0.1}, rng)),
+      Contains("not relu"));
+  CHECK_THROWS_WITH(
+      (Autoencoder<double>({.input = 6, .latent = 3, .penalty = CodePenalty::kl_sparsity, .lambda = 1}, rng)),
+      Contains("needs sigmoid codes"));
   CHECK_THROWS_WITH((Autoencoder<double>({.input = 6, .latent = 3, .corruption = {Noise::masking, 1.5}}, rng)),
                     Contains("p in [0, 1]"));
   CHECK_THROWS_AS((Autoencoder<double>({.input = 6, .latent = 3, .lambda = -1}, rng)), NumericError);
@@ -251,7 +288,8 @@ namespace {
 template <class S>
 class SkipEncoder : public Module<S> {
  public:
-  SkipEncoder(Index in, Index hidden, Index code, Rng& rng) : inner_(in, hidden, rng), outer_(hidden, code, rng), code_(code) {}
+  SkipEncoder(Index in, Index hidden, Index code, Rng& rng)
+      : inner_(in, hidden, rng), outer_(hidden, code, rng), code_(code) {}
   Var<S> forward(Tape<S>& tape, Var<S> x) override {
     return outer_.forward(tape, tanh(inner_.forward(tape, x))) + slice_rows(x, 0, code_);
   }
@@ -268,16 +306,18 @@ class SkipEncoder : public Module<S> {
 };
 }  // namespace
 
-TEST_CASE("an autoencoder composed from user-written modules passes grad_check and learns", "[models][autoencoder][gradcheck]") {
+TEST_CASE("an autoencoder composed from user-written modules passes grad_check and learns",
+          "[models][autoencoder][gradcheck]") {
   Rng rng(4);
   const Index F = 6, D = 2;
-  Autoencoder<double> ae(SkipEncoder<double>(F, 5, D, rng), Mlp<double>({.sizes = {D, 5, F}, .hidden = Activation::tanh}, rng),
-                         {.input = F, .latent = D, .likelihood = Likelihood::gaussian, .penalty = CodePenalty::l2, .lambda = 0.1});
+  Autoencoder<double> ae(
+      SkipEncoder<double>(F, 5, D, rng), Mlp<double>({.sizes = {D, 5, F}, .hidden = Activation::tanh}, rng),
+      {.input = F, .latent = D, .likelihood = Likelihood::gaussian, .penalty = CodePenalty::l2, .lambda = 0.1});
   std::vector<std::string> names;
   for (const auto& [name, p] : ae.named_parameters()) names.push_back(name);
   CHECK(names == std::vector<std::string>{"encoder.inner.weight", "encoder.inner.bias", "encoder.outer.weight",
-                                          "encoder.outer.bias", "decoder.0.weight", "decoder.0.bias", "decoder.1.weight",
-                                          "decoder.1.bias"});
+                                          "encoder.outer.bias", "decoder.0.weight", "decoder.0.bias",
+                                          "decoder.1.weight", "decoder.1.bias"});
   const Md x = random(F, 7, rng);
   const auto loss = [&](Tape<double>& t) {
     Rng unused(1);

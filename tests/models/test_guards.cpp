@@ -128,7 +128,8 @@ TEST_CASE("Bernoulli targets outside [0, 1] are refused with the value, its plac
   CHECK_NOTHROW(vae.elbo(t, t.constant(Mf::Ones(16, 2)), rng));
 }
 
-TEST_CASE("the autoencoder stops on NaN data or a learning rate that overflows it, as the VAE does", "[models][guards]") {
+TEST_CASE("the autoencoder stops on NaN data or a learning rate that overflows it, as the VAE does",
+          "[models][guards]") {
   Rng rng(5);
   Tape<float> t;
   Autoencoder<float> ae({.input = 16, .hidden = {8}, .latent = 2, .likelihood = Likelihood::gaussian}, rng);

@@ -37,7 +37,8 @@ TEST_CASE("k-means recovers well-separated clusters", "[models][kmeans]") {
   // Each centroid sits on one true centre, and the inertia is the within-cluster scatter:
   // about N * dims * sigma^2 = 200 * 2 * 0.09.
   for (Index c = 0; c < 4; ++c) {
-    const double snapped_x = std::round(r.centroids(0, c) / 10) * 10, snapped_y = std::round(r.centroids(1, c) / 10) * 10;
+    const double snapped_x = std::round(r.centroids(0, c) / 10) * 10,
+                 snapped_y = std::round(r.centroids(1, c) / 10) * 10;
     CHECK(std::hypot(r.centroids(0, c) - snapped_x, r.centroids(1, c) - snapped_y) < 0.15);
   }
   CHECK(r.inertia == Approx(200 * 2 * 0.09).epsilon(0.2));
@@ -86,5 +87,6 @@ TEST_CASE("k-NN misuse names the shapes", "[models][knn]") {
   CHECK_THROWS_AS(nearest_neighbors(refs, queries, 1), ShapeError);
   CHECK_THROWS_WITH(nearest_neighbors(refs, queries, 1), Contains("2x4") && Contains("3x1"));
   CHECK_THROWS_WITH(nearest_neighbors(refs, Md(Md::Zero(2, 1)), 5), Contains("k must be in 1..4"));
-  CHECK_THROWS_WITH(knn_classify(refs, std::vector<int>{1}, Md(Md::Zero(2, 1)), 1), Contains("1 labels for 4 references"));
+  CHECK_THROWS_WITH(knn_classify(refs, std::vector<int>{1}, Md(Md::Zero(2, 1)), 1),
+                    Contains("1 labels for 4 references"));
 }

@@ -80,7 +80,8 @@ TEST_CASE("PCA misuse is refused", "[models][pca]") {
   CHECK_THROWS_WITH(pca.decode(Md::Zero(3, 1)), Contains("z has 3 rows but 2 are expected"));
 }
 
-TEST_CASE("a linear autoencoder trained with squared error spans the principal subspace", "[models][pca][autoencoder]") {
+TEST_CASE("a linear autoencoder trained with squared error spans the principal subspace",
+          "[models][pca][autoencoder]") {
   // Baldi & Hornik (1989): the optimum of a linear AE with D = k is a basis of the top-k
   // principal subspace (not necessarily the eigenvectors themselves).
   Rng rng(3);
@@ -93,9 +94,9 @@ TEST_CASE("a linear autoencoder trained with squared error spans the principal s
   const Pca<double> pca(x, k);
   CHECK(largest_principal_angle(pca.components(), principal) < 1e-6);  // acos resolves ~1e-8 near 0
 
-  Autoencoder<double> ae({.input = 8, .hidden = {}, .latent = k, .activation = Activation::identity,
-                          .likelihood = Likelihood::gaussian},
-                         rng);
+  Autoencoder<double> ae(
+      {.input = 8, .hidden = {}, .latent = k, .activation = Activation::identity, .likelihood = Likelihood::gaussian},
+      rng);
   Adam<double> opt(ae.parameters(), {.lr = 1e-2});
   Tape<double> tape;
   for (int step = 0; step < 3000; ++step) {
@@ -105,7 +106,8 @@ TEST_CASE("a linear autoencoder trained with squared error spans the principal s
     tape.backward(ae.loss(tape, tape.constant(x), rng).total);
     opt.step();
   }
-  const double angle = largest_principal_angle(dynamic_cast<Mlp<double>&>(ae.decoder()).layer(0).weight().value, principal);
+  const double angle =
+      largest_principal_angle(dynamic_cast<Mlp<double>&>(ae.decoder()).layer(0).weight().value, principal);
   INFO("largest principal angle " << angle << " rad; AE error " << (ae.reconstruct(x) - x).squaredNorm() / 2000
                                   << " vs PCA " << pca.reconstruction_error(x));
   CHECK(angle < 0.01);

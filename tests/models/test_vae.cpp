@@ -9,9 +9,9 @@
 #include "autodiff/gradcheck_helpers.hpp"
 
 using namespace latent;
+using Catch::Matchers::Contains;
 using latent_test::Md;
 using latent_test::random;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -49,14 +49,28 @@ TEST_CASE("the full VAE loss passes grad_check with fixed eps", "[models][vae][g
   const Case cases[] = {
       {"bernoulli", {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::tanh}},
       {"gaussian fixed sigma",
-       {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::tanh, .likelihood = Likelihood::gaussian, .sigma = 0.7}},
+       {.input = 6,
+        .hidden = {5},
+        .latent = 3,
+        .activation = Activation::tanh,
+        .likelihood = Likelihood::gaussian,
+        .sigma = 0.7}},
       {"gaussian learned variance",
-       {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::softplus, .likelihood = Likelihood::gaussian,
+       {.input = 6,
+        .hidden = {5},
+        .latent = 3,
+        .activation = Activation::softplus,
+        .likelihood = Likelihood::gaussian,
         .learn_variance = true}},
       {"conditional bernoulli", {.input = 6, .hidden = {5}, .latent = 3, .activation = Activation::tanh, .classes = 3}},
       {"conditional gaussian",
-       {.input = 6, .hidden = {5, 4}, .latent = 2, .activation = Activation::sigmoid, .likelihood = Likelihood::gaussian,
-        .learn_variance = true, .classes = 3}},
+       {.input = 6,
+        .hidden = {5, 4},
+        .latent = 2,
+        .activation = Activation::sigmoid,
+        .likelihood = Likelihood::gaussian,
+        .learn_variance = true,
+        .classes = 3}},
   };
   Rng init(3);
   for (const Case& c : cases) {
@@ -108,7 +122,8 @@ TEST_CASE("VAE misuse is refused with a clear message", "[models][vae]") {
   Vae<float> vae({.input = 5, .hidden = {4}, .latent = 2}, rng);
   Vae<float> cvae({.input = 5, .hidden = {4}, .latent = 2, .classes = 3}, rng);
   Tape<float> t;
-  CHECK_THROWS_WITH(vae.elbo(t, t.constant(Eigen::MatrixXf::Zero(6, 2)), rng), Contains("elbo: x is 6x2 but the model reads 5"));
+  CHECK_THROWS_WITH(vae.elbo(t, t.constant(Eigen::MatrixXf::Zero(6, 2)), rng),
+                    Contains("elbo: x is 6x2 but the model reads 5"));
   CHECK_THROWS_WITH(cvae.elbo(t, t.constant(Eigen::MatrixXf::Zero(5, 2)), rng), Contains("needs labels"));
   CHECK_THROWS_WITH(vae.interpolate(Eigen::VectorXf::Zero(3), Eigen::VectorXf::Zero(2), 4), Contains("interpolate"));
   CHECK_THROWS_WITH(one_hot<float>(std::vector<int>{0, 3}, 3), Contains("label 3 at 1 is outside 0..2"));
@@ -127,7 +142,8 @@ TEST_CASE("sampling, reconstruction and interpolation have the promised shapes a
   b << 0, 2, 0;
   for (Interpolation how : {Interpolation::linear, Interpolation::spherical}) {
     const Eigen::MatrixXf path = vae.interpolate(a, b, 6, how, 0);
-    const Eigen::MatrixXf ends = vae.decode((Eigen::MatrixXf(3, 2) << a, b).finished(), one_hot<float>(std::vector<int>{0, 0}, 2));
+    const Eigen::MatrixXf ends =
+        vae.decode((Eigen::MatrixXf(3, 2) << a, b).finished(), one_hot<float>(std::vector<int>{0, 0}, 2));
     CHECK(path.col(0).isApprox(ends.col(0), 1e-6f));
     CHECK(path.col(5).isApprox(ends.col(1), 1e-6f));
   }
@@ -203,16 +219,16 @@ TEST_CASE("a Vae composed from user-written modules lists their parameters, pass
   Rng rng(3);
   const Index F = 6, D = 2;
   GaussianEncoder<double> encoder(ResidualTanh<double>(F, rng), {.input = F, .latent = D}, rng);
-  Decoder<double> decoder(UpResidual<double>(D, F, rng), {.likelihood = Likelihood::gaussian, .learn_variance = true,
-                                                          .features = F});
+  Decoder<double> decoder(UpResidual<double>(D, F, rng),
+                          {.likelihood = Likelihood::gaussian, .learn_variance = true, .features = F});
   Vae<double> vae(std::move(encoder), std::move(decoder), F, rng);
 
   std::vector<std::string> names;
   for (const auto& [name, p] : vae.named_parameters()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"encoder.trunk.layer.weight", "encoder.trunk.layer.bias", "encoder.head.weight",
-                                          "encoder.head.bias", "decoder.logvar", "decoder.network.up.weight",
-                                          "decoder.network.up.bias", "decoder.network.block.layer.weight",
-                                          "decoder.network.block.layer.bias"});
+  CHECK(names == std::vector<std::string>{"encoder.trunk.layer.weight", "encoder.trunk.layer.bias",
+                                          "encoder.head.weight", "encoder.head.bias", "decoder.logvar",
+                                          "decoder.network.up.weight", "decoder.network.up.bias",
+                                          "decoder.network.block.layer.weight", "decoder.network.block.layer.bias"});
   CHECK(vae.latent() == D);
 
   const Md x = random(F, 5, rng);
@@ -242,6 +258,7 @@ TEST_CASE("a Vae composed from user-written modules lists their parameters, pass
   CHECK(elbo().item() < before - 1.0);
 
   // A trunk of your own and hidden widths of the library's do not mix.
-  CHECK_THROWS_WITH((GaussianEncoder<double>(ResidualTanh<double>(F, rng), {.input = F, .hidden = {4}, .latent = D}, rng)),
-                    Contains("hidden widths given beside a trunk of your own"));
+  CHECK_THROWS_WITH(
+      (GaussianEncoder<double>(ResidualTanh<double>(F, rng), {.input = F, .hidden = {4}, .latent = D}, rng)),
+      Contains("hidden widths given beside a trunk of your own"));
 }

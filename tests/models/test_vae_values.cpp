@@ -76,8 +76,8 @@ TEST_CASE("log_weights are log p(x | z) + log p(z) - log q(z | x), computed by h
   const Index D = vae.latent();
   const Md log_px = -bernoulli_nll(repeat_each(x, k), vae.decode(d.z));
   const Md log_pz = -0.5 * d.z.colwise().squaredNorm().array() - 0.5 * double(D) * log_2pi;
-  const Md log_q = -0.5 * d.eps.colwise().squaredNorm().array() - 0.5 * d.logvar.colwise().sum().array() -
-                   0.5 * double(D) * log_2pi;
+  const Md log_q =
+      -0.5 * d.eps.colwise().squaredNorm().array() - 0.5 * d.logvar.colwise().sum().array() - 0.5 * double(D) * log_2pi;
   for (Index j = 0; j < 5; ++j)
     for (Index l = 0; l < k; ++l) {
       const Index c = j * k + l;
@@ -86,7 +86,8 @@ TEST_CASE("log_weights are log p(x | z) + log p(z) - log q(z | x), computed by h
     }
 }
 
-TEST_CASE("iwae is minus the mean over examples of the log-mean-exp of the log weights (with -log k)", "[models][vae]") {
+TEST_CASE("iwae is minus the mean over examples of the log-mean-exp of the log weights (with -log k)",
+          "[models][vae]") {
   Rng rng(32);
   Vae<double> vae(small(), rng);
   spread(vae);
@@ -244,7 +245,8 @@ TEST_CASE("a NaN in the ELBO or the IWAE bound is a NumericError naming the term
   Md x = random(7, 4, rng);
   x(2, 1) = std::numeric_limits<double>::quiet_NaN();
   Tape<double> t;
-  CHECK_THROWS_WITH(vae.elbo(t, t.constant(x), rng), Catch::Matchers::Contains("elbo: the reconstruction term became NaN"));
+  CHECK_THROWS_WITH(vae.elbo(t, t.constant(x), rng),
+                    Catch::Matchers::Contains("elbo: the reconstruction term became NaN"));
   CHECK_THROWS_WITH(vae.iwae(t, t.constant(x), rng, 3),
                     Catch::Matchers::Contains("iwae: the importance-weighted bound became NaN"));
   x(2, 1) = std::numeric_limits<double>::infinity();

@@ -115,7 +115,10 @@ TEST_CASE("the allocation counter sees allocations", "[autodiff][alloc]") {
   static int* volatile sink = nullptr;  // volatile: the compiler may not elide this new
   CHECK(allocations_during([] { sink = new int(3); }) >= 1);
   delete sink;
-  CHECK(allocations_during([] { Eigen::MatrixXf m(300, 300); m.setZero(); }) >= 1);
+  CHECK(allocations_during([] {
+          Eigen::MatrixXf m(300, 300);
+          m.setZero();
+        }) >= 1);
 }
 
 TEST_CASE("a warm training step performs zero heap allocations", "[autodiff][alloc]") {
@@ -158,7 +161,10 @@ long warm_step_allocations(Model& model, Eigen::Index batch, Loss loss) {
   };
   step();
   step();
-  return allocations_during([&] { step(); step(); });
+  return allocations_during([&] {
+    step();
+    step();
+  });
 }
 
 template <class S>
@@ -174,9 +180,8 @@ template <class S>
 long warm_autoencoder_step_allocations(Eigen::Index batch, const latent::AutoencoderOptions& options) {
   latent::Rng rng(1);
   latent::Autoencoder<S> ae(options, rng);
-  return warm_step_allocations<S>(ae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) {
-    return ae.loss(t, x, r).total;
-  });
+  return warm_step_allocations<S>(
+      ae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) { return ae.loss(t, x, r).total; });
 }
 }  // namespace
 

@@ -133,8 +133,7 @@ std::map<std::string, Case> cases() {
       {"sgd_momentum", {make<Sgd<double>>(SgdOptions{.lr = 0.1, .momentum = 0.9}), {}, 0}},
       {"sgd_dampening", {make<Sgd<double>>(SgdOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.5}), {}, 0}},
       {"sgd_nesterov", {make<Sgd<double>>(SgdOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true}), {}, 0}},
-      {"sgd_weight_decay",
-       {make<Sgd<double>>(SgdOptions{.lr = 0.1, .momentum = 0.5, .weight_decay = 0.05}), {}, 0}},
+      {"sgd_weight_decay", {make<Sgd<double>>(SgdOptions{.lr = 0.1, .momentum = 0.5, .weight_decay = 0.05}), {}, 0}},
       {"adam", {make<Adam<double>>(AdamOptions{.lr = 0.05}), {}, 0}},
       {"adam_weight_decay", {make<Adam<double>>(AdamOptions{.lr = 0.05, .weight_decay = 0.1}), {}, 0}},
       {"adamw", {make<AdamW<double>>(AdamWOptions{.lr = 0.05, .weight_decay = 0.1}), {}, 0}},
@@ -148,8 +147,8 @@ std::map<std::string, Case> cases() {
       {"adam_cosine", {make<Adam<double>>(AdamOptions{.lr = 0.05}), schedule(CosineAnnealing(0.05, 19, 1e-3)), 0}},
       {"sgd_warmup", {make<Sgd<double>>(SgdOptions{.lr = 0.1}), schedule(LinearWarmup(5, ConstantLr(0.1), 0.25)), 0}},
       {"adam_warmup_cosine",
-       {make<Adam<double>>(AdamOptions{.lr = 0.05}),
-        schedule(LinearWarmup(5, CosineAnnealing(0.05, 14, 1e-3), 0.25)), 0}},
+       {make<Adam<double>>(AdamOptions{.lr = 0.05}), schedule(LinearWarmup(5, CosineAnnealing(0.05, 14, 1e-3), 0.25)),
+        0}},
   };
 }
 
@@ -290,7 +289,8 @@ TEST_CASE("options outside their domain are refused with a message", "[optim]") 
   CHECK_THROWS_WITH(Adam<float>(p, {.beta2 = 1.0}), Contains("Adam: beta2 must be in [0, 1)"));
   CHECK_THROWS_WITH(AdamW<float>(p, {.lr = -1}), Contains("AdamW: learning rate must be finite and >= 0"));
   // An infinite rate is refused where it is given, not found later as NaN parameters.
-  CHECK_THROWS_WITH(Adam<float>(p, {.lr = std::numeric_limits<double>::infinity()}), Contains("learning rate must be finite"));
+  CHECK_THROWS_WITH(Adam<float>(p, {.lr = std::numeric_limits<double>::infinity()}),
+                    Contains("learning rate must be finite"));
   CHECK_THROWS_AS(ConstantLr(std::numeric_limits<double>::infinity()), NumericError);
   CHECK_THROWS_AS(RmsProp<float>(p, {.alpha = 1.5}), NumericError);
   CHECK_THROWS_AS(clip_grad_norm(p, 0.0), NumericError);
@@ -368,8 +368,10 @@ TEST_CASE("Adam's fused rule is the formula in every entry, in packets and in th
       for (int t = 1; t <= 5; ++t) {
         rng.fill_normal(p.grad());
         Md g = p.grad().cast<double>();
-        if (!decoupled) g += decay * theta;
-        else theta *= 1 - 1e-2 * decay;
+        if (!decoupled)
+          g += decay * theta;
+        else
+          theta *= 1 - 1e-2 * decay;
         m = 0.9 * m + 0.1 * g;
         v = 0.999 * v + 0.001 * g.cwiseAbs2();
         const Md m_hat = m / (1 - std::pow(0.9, t)), v_hat = v / (1 - std::pow(0.999, t));

@@ -21,9 +21,9 @@ inline bool& test_case_skipped() {
 }  // namespace latent_test
 
 /// Skips the rest of the current test case (call it from the TEST_CASE body), giving the reason.
-#define LATENT_SKIP(reason)                         \
-  do {                                              \
-    WARN("SKIPPED: " << reason);                    \
-    ::latent_test::test_case_skipped() = true;      \
-    return;                                         \
+#define LATENT_SKIP(reason)                    \
+  do {                                         \
+    WARN("SKIPPED: " << reason);               \
+    ::latent_test::test_case_skipped() = true; \
+    return;                                    \
   } while (false)

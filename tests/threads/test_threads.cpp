@@ -31,7 +31,8 @@ static_assert(features * batch > 2 * detail::parallel_grain && hidden * batch > 
               hidden * features > 2 * detail::parallel_grain);
 
 struct Net {
-  Parameter<float> w1{"w1", hidden, features}, b1{"b1", hidden, 1}, w2{"w2", features, 2 * hidden}, b2{"b2", features, 1};
+  Parameter<float> w1{"w1", hidden, features}, b1{"b1", hidden, 1}, w2{"w2", features, 2 * hidden},
+      b2{"b2", features, 1};
   Mf x, target;
 
   explicit Net(std::uint64_t seed) {

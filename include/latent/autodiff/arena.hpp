@@ -76,10 +76,10 @@ class Arena {
   };
   static constexpr std::size_t round_up(std::size_t n) { return (n + alignment - 1) / alignment * alignment; }
   void add_block(std::size_t size) {
-    blocks_.push_back({static_cast<std::byte*>(::operator new(size, std::align_val_t{alignment})), size});
+    blocks_.push_back({static_cast<std::byte*>(::operator new (size, std::align_val_t{alignment})), size});
   }
   void release() {
-    for (const Block& b : blocks_) ::operator delete(b.data, std::align_val_t{alignment});
+    for (const Block& b : blocks_) ::operator delete (b.data, std::align_val_t{alignment});
     blocks_.clear();
   }
 

@@ -19,10 +19,10 @@ namespace latent::inline v0 {
 
 /// Settings of `grad_check`.
 struct GradCheckOptions {
-  double step = 1e-3;     ///< h of the five-point stencil (truncation error O(h^4))
-  double floor = 1e-5;    ///< eps in |a - n| / max(|a| + |n|, eps): gradients below it are compared
-                          ///< absolutely (to 1e-11 at the 1e-6 bar), below the stencil's rounding noise
-  std::uint64_t seed = 0; ///< seed of the random projection of a non-scalar output
+  double step = 1e-3;      ///< h of the five-point stencil (truncation error O(h^4))
+  double floor = 1e-5;     ///< eps in |a - n| / max(|a| + |n|, eps): gradients below it are compared
+                           ///< absolutely (to 1e-11 at the 1e-6 bar), below the stencil's rounding noise
+  std::uint64_t seed = 0;  ///< seed of the random projection of a non-scalar output
 };
 
 /// The outcome of `grad_check`: the worst entry over all inputs.
@@ -34,8 +34,8 @@ struct GradCheckResult {
   ///@{
   Index row = 0, col = 0;
   ///@}
-  double analytic = 0;       ///< the tape's derivative there
-  double numeric = 0;        ///< the finite-difference derivative there
+  double analytic = 0;  ///< the tape's derivative there
+  double numeric = 0;   ///< the finite-difference derivative there
 
   /// "op: worst relative error E at input I (r, c): analytic A vs numeric N".
   [[nodiscard]] std::string message() const {

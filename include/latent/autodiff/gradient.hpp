@@ -8,9 +8,9 @@
 
 #include <Eigen/Core>
 
+#include "latent/core/scalar.hpp"
 #include "latent/kernels/gemm.hpp"
 #include "latent/kernels/lanes.hpp"
-#include "latent/core/scalar.hpp"
 
 namespace latent::inline v0 {
 
@@ -108,13 +108,17 @@ class Gradient {
   struct DenseColumn {
     const S* dense;
     template <class P>
-    P load(Index i) const { return detail::load<P>(dense + i); }
+    P load(Index i) const {
+      return detail::load<P>(dense + i);
+    }
   };
   struct OuterProductColumn {
     const S* u;
     S coefficient;
     template <class P>
-    P load(Index i) const { return detail::load<P>(u + i) * P(coefficient); }
+    P load(Index i) const {
+      return detail::load<P>(u + i) * P(coefficient);
+    }
   };
   struct SumColumn {
     const S* dense;  // null if the dense part is zero
@@ -135,8 +139,8 @@ class Gradient {
   detail::GemmOperand<S> factor(const Matrix<S>& f) const { return {f.data(), f.rows(), rank_, false}; }
   detail::GemmOperand<S> factor_transposed(const Matrix<S>& f) const { return {f.data(), f.rows(), rank_, true}; }
 
-  Matrix<S> dense_;          // D, meaningful only when dense_ready_
-  Matrix<S> u_, v_;          // rows x max_rank and cols x max_rank; the first rank_ columns count
+  Matrix<S> dense_;  // D, meaningful only when dense_ready_
+  Matrix<S> u_, v_;  // rows x max_rank and cols x max_rank; the first rank_ columns count
   Index rank_ = 0;
   bool dense_ready_ = false;  // false: D is zero, whatever dense_ holds
 };

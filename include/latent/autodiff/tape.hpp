@@ -13,12 +13,12 @@
 #include <Eigen/Core>
 
 #include "latent/autodiff/arena.hpp"
-#include "latent/kernels/gemm.hpp"
 #include "latent/autodiff/gradient.hpp"
 #include "latent/core/error.hpp"
-#include "latent/kernels/map_entries.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
+#include "latent/kernels/gemm.hpp"
+#include "latent/kernels/map_entries.hpp"
 
 namespace latent::inline v0 {
 
@@ -44,7 +44,8 @@ class Var {
   Var() = default;
   /// The tape this Var lives on; throws `Error` for a default-constructed Var.
   [[nodiscard]] Tape<S>& tape() const {
-    if (!tape_) [[unlikely]] throw Error("Var", "a default-constructed Var was used (it lives on no tape)");
+    if (!tape_) [[unlikely]]
+      throw Error("Var", "a default-constructed Var was used (it lives on no tape)");
     return *tape_;
   }
   /// Its position on the tape (0 for the first recorded node).
@@ -98,8 +99,8 @@ class Tape {
   /// outlive the tape's use and have the same shape (`ShapeError` otherwise).
   Var<S> parameter(const Matrix<S>& value, Matrix<S>& grad) {
     if (value.rows() != grad.rows() || value.cols() != grad.cols())
-      throw ShapeError("parameter", "value is " + detail::shape_str(value.rows(), value.cols()) +
-                                        " but grad is " + detail::shape_str(grad.rows(), grad.cols()));
+      throw ShapeError("parameter", "value is " + detail::shape_str(value.rows(), value.cols()) + " but grad is " +
+                                        detail::shape_str(grad.rows(), grad.cols()));
     Node& n = push("parameter", value.rows(), value.cols());
     n.value = const_cast<S*>(value.data());  // never written: parameters are read-only on the tape
     n.adjoint = grad.data();
@@ -202,7 +203,8 @@ class Tape {
   /// The value of a 1x1 `v`; `ShapeError` otherwise.
   S item(Var<S> v) const {
     const Node& n = node(v);
-    if (n.rows != 1 || n.cols != 1) throw ShapeError("item", "Var is " + detail::shape_str(n.rows, n.cols) + ", not 1x1");
+    if (n.rows != 1 || n.cols != 1)
+      throw ShapeError("item", "Var is " + detail::shape_str(n.rows, n.cols) + ", not 1x1");
     return n.value[0];
   }
 
@@ -249,7 +251,9 @@ class Tape {
   /// adjoints are written by all threads, each its own block of columns.
   template <class Expr>
   void accumulate(Var<S> v, const Expr& expr) {
-    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) { detail::assign_or_add(a.middleCols(c, k), expr.middleCols(c, k), add); });
+    write_adjoint(v, 0, [&](View<S>& a, Index c, Index k, bool add) {
+      detail::assign_or_add(a.middleCols(c, k), expr.middleCols(c, k), add);
+    });
   }
 
   /// Adds `g` (shaped like `v`) into the adjoint of `v` if `v` needs a gradient.
@@ -324,9 +328,9 @@ class Tape {
   struct Node {
     const char* name;
     void (*backward)(const void* state, Tape& tape, Var<S> out);  // null for leaves and constants
-    const void* state;  // the op's backward callable, in the arena
+    const void* state;                                            // the op's backward callable, in the arena
     S* value;
-    S* adjoint;  // arena memory made on first use, or a parameter's grad
+    S* adjoint;             // arena memory made on first use, or a parameter's grad
     Gradient<S>* gradient;  // the parameter's, for a leaf made from a Gradient
     Index rows, cols;
     bool needs_grad;
@@ -338,16 +342,18 @@ class Tape {
   // last `clear()`, whose node is gone or belongs to another op now) or a default-made one.
   const Node& node(Var<S> v) const {
     if (v.generation_ != generation_ || v.id_ < 0 || std::size_t(v.id_) >= nodes_.size()) [[unlikely]]
-      throw Error("tape", v.id_ < 0 ? std::string("a default-constructed Var was used")
-                                    : "a Var recorded before the tape's last clear() was used (Vars are valid until the "
-                                      "next clear(); record it again)");
+      throw Error("tape", v.id_ < 0
+                              ? std::string("a default-constructed Var was used")
+                              : "a Var recorded before the tape's last clear() was used (Vars are valid until the "
+                                "next clear(); record it again)");
     return nodes_[std::size_t(v.id_)];
   }
   Node& node(Var<S> v) { return const_cast<Node&>(std::as_const(*this).node(v)); }
 
   // The node of an input of the op `op`, which must live on this tape.
   const Node& node_of_input(const char* op, Var<S> in) const {
-    if (in.tape_ != this) throw Error(op, in.tape_ ? "its inputs live on different tapes" : "an input is a default-constructed Var");
+    if (in.tape_ != this)
+      throw Error(op, in.tape_ ? "its inputs live on different tapes" : "an input is a default-constructed Var");
     return node(in);
   }
 

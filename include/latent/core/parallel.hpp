@@ -37,7 +37,9 @@ inline void run_on_threads(int threads, void (*run)(void* context, int t), void*
 template <class F>
 void on_threads(int threads, F&& f) {
   using Fn = std::remove_reference_t<F>;
-  run_on_threads(threads, [](void* context, int t) { (*static_cast<Fn*>(context))(t); }, const_cast<void*>(static_cast<const void*>(&f)));
+  run_on_threads(
+      threads, [](void* context, int t) { (*static_cast<Fn*>(context))(t); },
+      const_cast<void*>(static_cast<const void*>(&f)));
 }
 
 /// The columns [first, last) of `cols` that share `t` of `shares` gets: consecutive, disjoint and
@@ -73,7 +75,8 @@ void assign_or_add(Dst&& dst, const Expr& expr, bool add) {
 /// `dst = expr`, split over threads by column blocks (see `for_each_column_block`).
 template <class Dst, class Expr>
 void parallel_assign(Dst&& dst, const Expr& expr) {
-  for_each_column_block(dst.rows(), dst.cols(), [&](Index c, Index n) { dst.middleCols(c, n) = expr.middleCols(c, n); });
+  for_each_column_block(dst.rows(), dst.cols(),
+                        [&](Index c, Index n) { dst.middleCols(c, n) = expr.middleCols(c, n); });
 }
 
 }  // namespace latent::inline v0::detail

@@ -91,7 +91,9 @@ class Rng {
 
   /// Rvalue overloads, so `rng.fill_normal(m.col(0))` works on temporaries of block type.
   template <class Derived>
-  void fill_normal(Eigen::DenseBase<Derived>&& m) noexcept { fill_normal(m); }
+  void fill_normal(Eigen::DenseBase<Derived>&& m) noexcept {
+    fill_normal(m);
+  }
   /// Rvalue overload of `fill_uniform`, for temporaries of block type such as `m.col(0)`.
   template <class Derived>
   void fill_uniform(Eigen::DenseBase<Derived>&& m, double lo = 0.0, double hi = 1.0) noexcept {

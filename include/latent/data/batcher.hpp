@@ -27,7 +27,7 @@ enum class LastBatch {
 
 /// How a `Batcher` cuts an epoch.
 struct BatcherOptions {
-  Index batch_size = 128;           ///< examples per batch
+  Index batch_size = 128;            ///< examples per batch
   LastBatch last = LastBatch::keep;  ///< policy for the last, partial batch
 };
 
@@ -102,8 +102,7 @@ class Batcher {
   [[nodiscard]] Index batch_index() const noexcept { return batch_; }
   /// Batches per epoch under the last-batch policy.
   [[nodiscard]] Index batches_per_epoch() const noexcept {
-    return opts_.last == LastBatch::keep ? (n_ + opts_.batch_size - 1) / opts_.batch_size
-                                         : n_ / opts_.batch_size;
+    return opts_.last == LastBatch::keep ? (n_ + opts_.batch_size - 1) / opts_.batch_size : n_ / opts_.batch_size;
   }
   /// Examples in the dataset.
   [[nodiscard]] Index size() const noexcept { return n_; }

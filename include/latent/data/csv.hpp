@@ -140,8 +140,7 @@ class CsvScanner {
 /// fields, a label column beyond the last field, an unclosed quote; and for text without data
 /// lines (empty, or a header only) or without feature columns.
 template <Scalar S>
-[[nodiscard]] Dataset<S> parse_csv(std::string_view text, const std::string& where,
-                                   const CsvOptions& opts = {}) {
+[[nodiscard]] Dataset<S> parse_csv(std::string_view text, const std::string& where, const CsvOptions& opts = {}) {
   if (opts.label_column < -1)
     throw Error(where, "label_column must be -1 (none) or a 0-based column, got " + std::to_string(opts.label_column));
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
@@ -175,8 +174,8 @@ template <Scalar S>
     if (fields_per_row == 0) {
       fields_per_row = fields;
       if (opts.label_column >= 0 && std::size_t(opts.label_column) >= fields)
-        throw FormatError(where, at + ": label column " + std::to_string(opts.label_column + 1) +
-                                     " but rows have " + std::to_string(fields) + " fields");
+        throw FormatError(where, at + ": label column " + std::to_string(opts.label_column + 1) + " but rows have " +
+                                     std::to_string(fields) + " fields");
     } else if (fields != fields_per_row) {
       throw FormatError(where, at + ": " + std::to_string(fields) + " fields, expected " +
                                    std::to_string(fields_per_row) + " as on the first line");
@@ -185,8 +184,8 @@ template <Scalar S>
     header_pending = false;
   }
   if (rows == 0)
-    throw FormatError(where, fields_per_row == 0 ? "no data: the text is empty or blank"
-                                                 : "a header line but no data lines");
+    throw FormatError(where,
+                      fields_per_row == 0 ? "no data: the text is empty or blank" : "a header line but no data lines");
   const Index dim = Index(fields_per_row) - (opts.label_column >= 0 ? 1 : 0);
   if (dim == 0) throw FormatError(where, "no feature columns: the only column is the label column");
   Dataset<S> d;

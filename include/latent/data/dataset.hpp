@@ -39,8 +39,7 @@ struct Dataset {
   /// Throws `ShapeError` (naming `where`) unless `labels` is empty or has one entry per example.
   void check(const std::string& where) const {
     if (!labels.empty() && Index(labels.size()) != size())
-      throw ShapeError(where, std::to_string(labels.size()) + " labels for " +
-                                  std::to_string(size()) + " examples");
+      throw ShapeError(where, std::to_string(labels.size()) + " labels for " + std::to_string(size()) + " examples");
   }
 };
 

@@ -22,8 +22,7 @@ inline constexpr int fashion_mnist_side = 28;
 
 /// The names of the ten Fashion-MNIST classes, indexed by label.
 inline constexpr std::array<const char*, 10> fashion_mnist_classes = {
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
 /// Where Debian's `dataset-fashion-mnist` package installs the four files.
 inline const std::filesystem::path fashion_mnist_default_dir = "/usr/share/datasets/fashion-mnist";
@@ -44,9 +43,10 @@ inline const std::filesystem::path fashion_mnist_default_dir = "/usr/share/datas
     const auto plain = dir / (prefix + "-" + kind + "-ubyte");
     for (const auto& p : {std::filesystem::path(plain.string() + ".gz"), plain})
       if (std::filesystem::exists(p)) return p;
-    throw IoError(plain.string() + ".gz", "Fashion-MNIST not found: apt-get install "
-                                          "dataset-fashion-mnist, or point LATENT_DATA at a "
-                                          "directory holding the IDX files");
+    throw IoError(plain.string() + ".gz",
+                  "Fashion-MNIST not found: apt-get install "
+                  "dataset-fashion-mnist, or point LATENT_DATA at a "
+                  "directory holding the IDX files");
   };
   const auto images = find("images-idx3");  // looked up first, so it is the one reported missing
   return read_idx(images, find("labels-idx1"));

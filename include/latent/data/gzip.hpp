@@ -35,12 +35,12 @@ inline constexpr bool has_zlib =
 /// `where` names the source (usually the file) in error messages.
 /// Throws `FormatError` if the data are not gzip, are truncated or corrupt (bad CRC or deflate
 /// data), carry trailing garbage, or if latent was built without zlib.
-[[nodiscard]] inline std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> bytes,
-                                                      const std::string& where) {
+[[nodiscard]] inline std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> bytes, const std::string& where) {
 #if !defined(LATENT_WITH_ZLIB)
   (void)bytes;
-  throw FormatError(where, "is gzip-compressed but latent was built without zlib: define "
-                           "LATENT_WITH_ZLIB and link ZLIB::ZLIB, or decompress it with gunzip");
+  throw FormatError(where,
+                    "is gzip-compressed but latent was built without zlib: define "
+                    "LATENT_WITH_ZLIB and link ZLIB::ZLIB, or decompress it with gunzip");
 #else
   if (!is_gzip(bytes)) throw FormatError(where, "not a gzip stream (bad magic number)");
   std::vector<std::uint8_t> out;
@@ -88,9 +88,8 @@ inline constexpr bool has_zlib =
         throw FormatError(where, std::to_string(in_left) + " trailing bytes after the gzip stream");
       inflateReset(&zs);
     } else if (rc == Z_BUF_ERROR && in_left == 0) {
-      throw FormatError(where, "truncated gzip stream (ends after " + std::to_string(n) +
-                                   " compressed bytes, " + std::to_string(out.size()) +
-                                   " decompressed)");
+      throw FormatError(where, "truncated gzip stream (ends after " + std::to_string(n) + " compressed bytes, " +
+                                   std::to_string(out.size()) + " decompressed)");
     } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
       throw FormatError(where, std::string("corrupt gzip stream: ") + (zs.msg ? zs.msg : zError(rc)));
     }

@@ -25,8 +25,8 @@ template <DatasetElement T>
   for (std::size_t j = 0; j < indices.size(); ++j) {
     const Index i = indices[j];
     if (i < 0 || i >= data.size())
-      throw ShapeError("select", "index " + std::to_string(i) + " outside a dataset of " +
-                                     std::to_string(data.size()) + " examples");
+      throw ShapeError("select", "index " + std::to_string(i) + " outside a dataset of " + std::to_string(data.size()) +
+                                     " examples");
     out.features.col(Index(j)) = data.features.col(i);
     if (data.has_labels()) out.labels[j] = data.labels[std::size_t(i)];
   }
@@ -44,8 +44,7 @@ struct TrainValidation {
 /// each part in the order of a Fisher-Yates shuffle drawn from `rng` (same state, same split).
 /// Throws `ShapeError` unless 0 <= `validation_fraction` <= 1.
 template <DatasetElement T>
-[[nodiscard]] TrainValidation<T> split_train_validation(const Dataset<T>& data,
-                                                        double validation_fraction, Rng& rng) {
+[[nodiscard]] TrainValidation<T> split_train_validation(const Dataset<T>& data, double validation_fraction, Rng& rng) {
   if (!(validation_fraction >= 0.0 && validation_fraction <= 1.0))
     throw ShapeError("split_train_validation",
                      "validation_fraction must be in [0, 1], got " + std::to_string(validation_fraction));

@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include "latent/core/error.hpp"
 #include "latent/core/rng.hpp"
@@ -115,7 +115,8 @@ class CheckpointReader {
                                    std::to_string(pos_));
     Matrix<S> m(static_cast<Index>(rows), static_cast<Index>(cols));
     for (Index i = 0; i < m.size(); ++i)
-      m(i) = scalar_size == 4 ? S(std::bit_cast<float>(u32("tensor data"))) : S(std::bit_cast<double>(u64("tensor data")));
+      m(i) =
+          scalar_size == 4 ? S(std::bit_cast<float>(u32("tensor data"))) : S(std::bit_cast<double>(u64("tensor data")));
     return {std::move(name), std::move(m)};
   }
   [[nodiscard]] std::size_t pos() const noexcept { return pos_; }
@@ -144,7 +145,8 @@ class CheckpointReader {
 inline void fsync_parent_directory(const std::filesystem::path& path) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw IoError(path.string(), "cannot open its directory to fsync it: " + std::string(std::strerror(errno)));
+  if (fd < 0)
+    throw IoError(path.string(), "cannot open its directory to fsync it: " + std::string(std::strerror(errno)));
   // EINVAL: the file system cannot sync directories at all, so there is nothing more to do.
   if (::fsync(fd) != 0 && errno != EINVAL) {
     const int err = errno;
@@ -301,9 +303,10 @@ void load_checkpoint(const std::filesystem::path& path, Module<S>& model,
   for (std::size_t j = 0; j < params.size(); ++j)
     if (source[j] == nullptr) missing.push_back(params[j].first);
   if (!missing.empty() || !unexpected.empty())
-    throw FormatError(where, "parameters do not match the model:" +
-                                 (missing.empty() ? "" : " missing from the checkpoint: " + detail::join(missing) + ";") +
-                                 (unexpected.empty() ? "" : " not in the model: " + detail::join(unexpected) + ";"));
+    throw FormatError(where,
+                      "parameters do not match the model:" +
+                          (missing.empty() ? "" : " missing from the checkpoint: " + detail::join(missing) + ";") +
+                          (unexpected.empty() ? "" : " not in the model: " + detail::join(unexpected) + ";"));
   if (optimizer != nullptr && !has_optimizer) throw FormatError(where, "holds no optimizer state");
   if (rng != nullptr && !has_rng) throw FormatError(where, "holds no Rng state");
 

@@ -12,15 +12,14 @@ namespace latent::inline v0 {
 
 /// An 8-bit image, rows top to bottom, pixels left to right, channels interleaved (RGBRGB...).
 struct Image {
-  int width = 0;     ///< pixels per row
-  int height = 0;    ///< rows
-  int channels = 1;  ///< 1 (gray) or 3 (RGB)
+  int width = 0;                     ///< pixels per row
+  int height = 0;                    ///< rows
+  int channels = 1;                  ///< 1 (gray) or 3 (RGB)
   std::vector<std::uint8_t> pixels;  ///< height * width * channels bytes
 
   /// A `width x height` image with `channels` (1 or 3), every byte set to `fill`.
   /// Throws `ShapeError` for other channel counts or negative sizes.
-  Image(int width, int height, int channels, std::uint8_t fill = 0)
-      : width(width), height(height), channels(channels) {
+  Image(int width, int height, int channels, std::uint8_t fill = 0) : width(width), height(height), channels(channels) {
     if ((channels != 1 && channels != 3) || width < 0 || height < 0)
       throw ShapeError("Image", std::to_string(width) + "x" + std::to_string(height) + " with " +
                                     std::to_string(channels) + " channels (need 1 or 3)");

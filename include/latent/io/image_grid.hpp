@@ -38,15 +38,15 @@ std::uint8_t to_byte(S v) noexcept {
 // Draws column `j` of `images` as a height x width tile, each pixel a k x k block, whose
 // top-left pixel is (x0, y0).
 template <class Derived>
-void draw_tile(Image& out, const Eigen::MatrixBase<Derived>& images, Index j, int height, int width,
-               int x0, int y0, int k) {
+void draw_tile(Image& out, const Eigen::MatrixBase<Derived>& images, Index j, int height, int width, int x0, int y0,
+               int k) {
   for (int r = 0; r < height * k; ++r)
     for (int c = 0; c < width * k; ++c) out.at(x0 + c, y0 + r) = to_byte(images(Index(r / k) * width + c / k, j));
 }
 
 [[noreturn]] inline void throw_tile_shape(const char* where, Index rows, Index cols, int height, int width) {
-  throw ShapeError(where, "images are " + shape_str(rows, cols) + " but height x width is " +
-                              std::to_string(height) + "x" + std::to_string(width));
+  throw ShapeError(where, "images are " + shape_str(rows, cols) + " but height x width is " + std::to_string(height) +
+                              "x" + std::to_string(width));
 }
 
 inline void check_tile_shape(const char* where, Index rows, Index cols, int height, int width) {
@@ -87,16 +87,15 @@ template <class Derived>
 /// Throws `ShapeError` if the matrices differ in column count or are not `height*width` tall,
 /// `Error` for bad options as `image_grid`.
 template <Scalar S>
-[[nodiscard]] Image image_rows(std::initializer_list<Eigen::Ref<const Matrix<S>>> rows, int height,
-                               int width, const GridOptions& opts = {}) {
+[[nodiscard]] Image image_rows(std::initializer_list<Eigen::Ref<const Matrix<S>>> rows, int height, int width,
+                               const GridOptions& opts = {}) {
   detail::check_grid_options("image_rows", opts);
   const int lines = int(rows.size());
   const int n = lines ? int(rows.begin()->cols()) : 0;
   for (const auto& m : rows) {
     detail::check_tile_shape("image_rows", m.rows(), m.cols(), height, width);
     if (m.cols() != n)
-      throw ShapeError("image_rows", "rows hold " + std::to_string(n) + " and " +
-                                         std::to_string(m.cols()) + " images");
+      throw ShapeError("image_rows", "rows hold " + std::to_string(n) + " and " + std::to_string(m.cols()) + " images");
   }
   const int cols = std::max(1, std::min(opts.columns, n));
   const int bands = (n + cols - 1) / cols;

@@ -27,9 +27,9 @@ namespace latent::inline v0 {
 
 /// Size and words of a plot.
 struct PlotOptions {
-  int width = 720;      ///< pixels
-  int height = 480;     ///< pixels
-  std::string title{};  ///< drawn large above the plot; none if empty
+  int width = 720;        ///< pixels
+  int height = 480;       ///< pixels
+  std::string title{};    ///< drawn large above the plot; none if empty
   std::string x_label{};  ///< under the x axis
   std::string y_label{};  ///< above the y axis
 };
@@ -46,9 +46,8 @@ struct Series {
 namespace detail {
 
 // Tableau 10 (Stone 2016): ten categorical colours chosen to stay distinct from one another.
-inline constexpr Rgb palette[10] = {{78, 121, 167}, {242, 142, 43}, {225, 87, 89},  {118, 183, 178},
-                                    {89, 161, 79},  {237, 201, 72}, {176, 122, 161}, {255, 157, 167},
-                                    {156, 117, 95}, {186, 176, 172}};
+inline constexpr Rgb palette[10] = {{78, 121, 167}, {242, 142, 43},  {225, 87, 89},   {118, 183, 178}, {89, 161, 79},
+                                    {237, 201, 72}, {176, 122, 161}, {255, 157, 167}, {156, 117, 95},  {186, 176, 172}};
 inline constexpr Rgb ink{40, 40, 40}, grid_ink{225, 225, 225}, white{255, 255, 255};
 inline constexpr int small = 2, large = 3;  // font scales for labels and title
 
@@ -98,8 +97,7 @@ std::pair<double, double> finite_range(const V& v) {
 // A frame with gridlines, tick labels, title and axis labels; maps data to pixels.
 class Axes {
  public:
-  Axes(Canvas& c, const PlotOptions& o, Ticks x, Ticks y, int right_margin)
-      : x_(x), y_(y) {
+  Axes(Canvas& c, const PlotOptions& o, Ticks x, Ticks y, int right_margin) : x_(x), y_(y) {
     int widest = 0;
     for (double v : y_.values()) widest = std::max(widest, Canvas::text_width(y_.label(v), small));
     const int line = Canvas::text_height(small) + 10;
@@ -131,8 +129,12 @@ class Axes {
     c.line(left_, bottom_, right_, bottom_, ink);
   }
 
-  [[nodiscard]] int x_px(double v) const { return left_ + int(std::lround((v - x_.lo) / (x_.hi - x_.lo) * (right_ - left_))); }
-  [[nodiscard]] int y_px(double v) const { return bottom_ - int(std::lround((v - y_.lo) / (y_.hi - y_.lo) * (bottom_ - top_))); }
+  [[nodiscard]] int x_px(double v) const {
+    return left_ + int(std::lround((v - x_.lo) / (x_.hi - x_.lo) * (right_ - left_)));
+  }
+  [[nodiscard]] int y_px(double v) const {
+    return bottom_ - int(std::lround((v - y_.lo) / (y_.hi - y_.lo) * (bottom_ - top_)));
+  }
   [[nodiscard]] int top() const noexcept { return top_; }
   [[nodiscard]] int right() const noexcept { return right_; }
 
@@ -196,8 +198,8 @@ inline void legend(Canvas& c, int right, int top, std::span<const LegendEntry> e
   if (epochs) x_lo = std::min(x_lo, 1.0), x_hi = std::max(x_hi, double(n));
   Canvas c(opts.width, opts.height);
   // Epochs get a tick per epoch up to 8; real-valued x gets the usual nice ticks.
-  const detail::Ticks x_ticks = epochs_only ? detail::nice_ticks(1, double(n), std::clamp(int(n) - 1, 1, 8))
-                                            : detail::nice_ticks(x_lo, x_hi);
+  const detail::Ticks x_ticks =
+      epochs_only ? detail::nice_ticks(1, double(n), std::clamp(int(n) - 1, 1, 8)) : detail::nice_ticks(x_lo, x_hi);
   const detail::Axes axes(c, opts, x_ticks, detail::nice_ticks(lo, hi), 40);  // room for half the last x label
   std::vector<detail::LegendEntry> entries;
   for (std::size_t k = 0; k < series.size(); ++k) {
@@ -220,8 +222,8 @@ inline void legend(Canvas& c, int right, int top, std::span<const LegendEntry> e
 /// A loss curve: train (and, if not empty, test) loss per epoch, e.g. in nats per example.
 /// Throws `ShapeError` if the image is too small to hold the plot.
 [[nodiscard]] inline Image loss_curve(std::span<const double> train, std::span<const double> test,
-                                      const PlotOptions& opts = {.title = "Loss", .x_label = "epoch",
-                                                                 .y_label = "nats per example"}) {
+                                      const PlotOptions& opts = {
+                                          .title = "Loss", .x_label = "epoch", .y_label = "nats per example"}) {
   std::vector<Series> s{{"train", {train.begin(), train.end()}}};
   if (!test.empty()) s.push_back({"test", {test.begin(), test.end()}});
   return line_plot(s, opts);
@@ -256,7 +258,8 @@ template <class Derived>
   const detail::Axes axes(c, opts, range(0), range(1), 40 + legend_w);
   for (Index j = 0; j < n; ++j)
     if (std::isfinite(p(0, j)) && std::isfinite(p(1, j)))
-      c.dot(axes.x_px(p(0, j)), axes.y_px(p(1, j)), 2, labels.empty() ? detail::palette[0] : colour(labels[std::size_t(j)]));
+      c.dot(axes.x_px(p(0, j)), axes.y_px(p(1, j)), 2,
+            labels.empty() ? detail::palette[0] : colour(labels[std::size_t(j)]));
   if (!entries.empty()) detail::legend(c, opts.width - 16, axes.top(), entries, false);
   return std::move(c).image();
 }

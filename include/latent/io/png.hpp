@@ -65,8 +65,8 @@ inline void write_png(const Image& image, const std::filesystem::path& path) {
   // checking first keeps a hostile header from allocating gigabytes.
   const auto claimed = std::uint64_t(png.width) * png.height * std::uint64_t(channels);
   if (claimed / 1032 > bytes.size())
-    fail(std::to_string(png.width) + "x" + std::to_string(png.height) +
-         " pixels cannot fit in " + std::to_string(bytes.size()) + " bytes");
+    fail(std::to_string(png.width) + "x" + std::to_string(png.height) + " pixels cannot fit in " +
+         std::to_string(bytes.size()) + " bytes");
   png.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
   Image image(int(png.width), int(png.height), channels);
   if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr)) fail("corrupt PNG: ");

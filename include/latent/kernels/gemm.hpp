@@ -17,12 +17,12 @@
 
 #include <Eigen/Core>
 
-#include "latent/kernels/blas.hpp"
-#include "latent/kernels/map_entries.hpp"
-#include "latent/kernels/packet.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
+#include "latent/kernels/blas.hpp"
+#include "latent/kernels/map_entries.hpp"
+#include "latent/kernels/packet.hpp"
 
 namespace latent::inline v0::detail {
 
@@ -75,15 +75,15 @@ class PackingBuffers : public Eigen::internal::level3_blocking<S, S> {
       release();
       size_a_ = std::max(need_a, size_a_);
       size_b_ = std::max(need_b, size_b_);
-      this->m_blockA = static_cast<S*>(::operator new(size_a_ * sizeof(S), std::align_val_t{64}));
-      this->m_blockB = static_cast<S*>(::operator new(size_b_ * sizeof(S), std::align_val_t{64}));
+      this->m_blockA = static_cast<S*>(::operator new (size_a_ * sizeof(S), std::align_val_t{64}));
+      this->m_blockB = static_cast<S*>(::operator new (size_b_ * sizeof(S), std::align_val_t{64}));
     }
   }
 
  private:
   void release() {
-    if (this->m_blockA) ::operator delete(this->m_blockA, std::align_val_t{64});
-    if (this->m_blockB) ::operator delete(this->m_blockB, std::align_val_t{64});
+    if (this->m_blockA) ::operator delete (this->m_blockA, std::align_val_t{64});
+    if (this->m_blockB) ::operator delete (this->m_blockB, std::align_val_t{64});
     this->m_blockA = nullptr;
     this->m_blockB = nullptr;
   }
@@ -116,9 +116,10 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
   }
 #endif
   // The kernel only adds; the slab is zeroed here, by the thread that computes it.
-  if (!accumulate) Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>(c + r0 + c0 * ldc, m, n, Eigen::OuterStride<>(ldc)).setZero();
-  using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false,
-                                                                 Eigen::ColMajor, 1>;
+  if (!accumulate)
+    Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>(c + r0 + c0 * ldc, m, n, Eigen::OuterStride<>(ldc)).setZero();
+  using Kernel =
+      Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false, Eigen::ColMajor, 1>;
   buffers.prepare(m, n, k);
   Kernel::run(m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, 1, ldc, S(1), buffers, nullptr);
 }
@@ -137,7 +138,8 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
   const Index slab = (total / threads + unit - 1) / unit * unit;
   auto& buffers = share_buffers<S>(threads);
   on_threads(threads, [&](int t) {
-    const Index start = std::min(total, t * slab), len = t + 1 == threads ? total - start : std::min(total - start, slab);
+    const Index start = std::min(total, t * slab),
+                len = t + 1 == threads ? total - start : std::min(total - start, slab);
     if (len == 0) return;
     if (by_cols)
       gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, 0, m, start, len, accumulate, *buffers[std::size_t(t)]);
@@ -241,13 +243,16 @@ void gemv_dots(const S* a, Index lda, Index rows, Index cols, const S* x, S* y, 
 template <class S>
 void gemv(const GemmOperand<S>& a, const S* x, S* y, bool accumulate) {
   if (a.transposed) {
-    for_each_column_block(a.rows, a.cols, [&](Index c, Index n) { gemv_dots(a.data + c * a.rows, a.rows, a.rows, n, x, y + c, accumulate); });
+    for_each_column_block(a.rows, a.cols, [&](Index c, Index n) {
+      gemv_dots(a.data + c * a.rows, a.rows, a.rows, n, x, y + c, accumulate);
+    });
     return;
   }
   const Index m = a.rows, k = a.cols;
   const int threads = threads_for(m * k, k);
   Matrix<S>& partials = gemv_partials<S>();
-  if (partials.rows() < m || partials.cols() < threads - 1) partials.resize(std::max(partials.rows(), m), std::max<Index>(partials.cols(), threads - 1));
+  if (partials.rows() < m || partials.cols() < threads - 1)
+    partials.resize(std::max(partials.rows(), m), std::max<Index>(partials.cols(), threads - 1));
   on_threads(threads, [&](int t) {
     const auto [first, last] = share_of(k, t, threads);
     S* out = t > 0 ? partials.col(t - 1).data() : y;
@@ -260,8 +265,7 @@ void gemv(const GemmOperand<S>& a, const S* x, S* y, bool accumulate) {
 template <class S>
 void outer_product(const S* u, const S* v, S* c, Index m, Index n, bool accumulate) {
   map_column_entries(
-      c, m, n, accumulate, [v]<class P>(Index j, const P& ui) { return ui * P(v[j]); },
-      BroadcastColumn<S>{u});
+      c, m, n, accumulate, [v]<class P>(Index j, const P& ui) { return ui * P(v[j]); }, BroadcastColumn<S>{u});
 }
 
 /// C = op(A) op(B), or C += op(A) op(B) when `accumulate`. C is a contiguous column-major m x n
@@ -291,10 +295,14 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
   require_blas_sizes(m, n, k, a.rows, b.rows);
 #endif
   constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
-  if (a.transposed && b.transposed) gemm_dispatch<S, T, T>(a, b, c, m, n, accumulate);
-  else if (a.transposed) gemm_dispatch<S, T, N>(a, b, c, m, n, accumulate);
-  else if (b.transposed) gemm_dispatch<S, N, T>(a, b, c, m, n, accumulate);
-  else gemm_dispatch<S, N, N>(a, b, c, m, n, accumulate);
+  if (a.transposed && b.transposed)
+    gemm_dispatch<S, T, T>(a, b, c, m, n, accumulate);
+  else if (a.transposed)
+    gemm_dispatch<S, T, N>(a, b, c, m, n, accumulate);
+  else if (b.transposed)
+    gemm_dispatch<S, N, T>(a, b, c, m, n, accumulate);
+  else
+    gemm_dispatch<S, N, N>(a, b, c, m, n, accumulate);
 }
 
 }  // namespace latent::inline v0::detail

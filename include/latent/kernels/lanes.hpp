@@ -25,9 +25,7 @@ struct Lanes {
   Lanes() = default;
   Lanes(R r) : raw(r) {}  // NOLINT(google-explicit-constructor): a packet is its lanes
   /// Broadcasts `s` to every lane.
-  explicit Lanes(Scalar s)
-    requires(!std::is_same_v<R, Scalar>)
-      : raw(Eigen::internal::pset1<R>(s)) {}
+  explicit Lanes(Scalar s) requires(!std::is_same_v<R, Scalar>) : raw(Eigen::internal::pset1<R>(s)) {}
 
   friend Lanes operator+(const Lanes& a, const Lanes& b) { return Eigen::internal::padd(a.raw, b.raw); }
   friend Lanes operator-(const Lanes& a, const Lanes& b) { return Eigen::internal::psub(a.raw, b.raw); }

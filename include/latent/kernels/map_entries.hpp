@@ -24,8 +24,8 @@ void write_entry(S* out, Index i, bool add, const Lanes<R>& v) {
 
 /// out[i] = f(x[i]...) for every i in [0, n), or out[i] += f(x[i]...) when `add`, each x an
 /// array of n entries. `f` is a template lambda over `Lanes` (`[]<class P>(const P& a, const P& b)
-/// { return a * b; }`), so one formula runs on whole packets and on the tail. Threads take runs of whole packets and the last one the
-/// tail, so every entry is computed the same way whatever the thread count.
+/// { return a * b; }`), so one formula runs on whole packets and on the tail. Threads take runs of whole packets and
+/// the last one the tail, so every entry is computed the same way whatever the thread count.
 ///
 /// Why not an Eigen expression: each one instantiates an evaluator per node and a loop per
 /// destination, and the `vae` example's ops spent ~5 s of its 20 s compile on them.
@@ -36,9 +36,8 @@ void map_entries(S* out, Index n, bool add, const F& f, const X*... x) {
   const int threads = threads_for(n, std::max<Index>(1, packets));
   on_threads(threads, [&](int t) {
     const auto [first, last] = share_of(packets, t, threads);
-    for_each_lanes<S>(first * width, t + 1 == threads ? n : last * width, [&]<class P>(Index i) {
-      write_entry(out, i, add, f.template operator()<P>(load<P>(x + i)...));
-    });
+    for_each_lanes<S>(first * width, t + 1 == threads ? n : last * width,
+                      [&]<class P>(Index i) { write_entry(out, i, add, f.template operator()<P>(load<P>(x + i)...)); });
   });
 }
 

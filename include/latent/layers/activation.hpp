@@ -24,13 +24,20 @@ enum class Activation {
 /// The name of an activation as written in options and flags ("relu", "tanh", ...).
 inline const char* to_string(Activation a) noexcept {
   switch (a) {
-    case Activation::identity: return "identity";
-    case Activation::relu: return "relu";
-    case Activation::leaky_relu: return "leaky_relu";
-    case Activation::elu: return "elu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::softplus: return "softplus";
+    case Activation::identity:
+      return "identity";
+    case Activation::relu:
+      return "relu";
+    case Activation::leaky_relu:
+      return "leaky_relu";
+    case Activation::elu:
+      return "elu";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::softplus:
+      return "softplus";
   }
   return "?";
 }
@@ -48,13 +55,20 @@ inline Activation parse_activation(const std::string& name) {
 template <class S>
 Var<S> activate(Activation a, Var<S> x, std::type_identity_t<S> param) {
   switch (a) {
-    case Activation::identity: return x;
-    case Activation::relu: return relu(x);
-    case Activation::leaky_relu: return leaky_relu(x, param);
-    case Activation::elu: return elu(x, param);
-    case Activation::sigmoid: return sigmoid(x);
-    case Activation::tanh: return tanh(x);
-    case Activation::softplus: return softplus(x);
+    case Activation::identity:
+      return x;
+    case Activation::relu:
+      return relu(x);
+    case Activation::leaky_relu:
+      return leaky_relu(x, param);
+    case Activation::elu:
+      return elu(x, param);
+    case Activation::sigmoid:
+      return sigmoid(x);
+    case Activation::tanh:
+      return tanh(x);
+    case Activation::softplus:
+      return softplus(x);
   }
   return x;
 }
@@ -80,12 +94,19 @@ class ActivationLayer : public Module<S> {
   S param_;
 };
 
-template <class S> using Identity = ActivationLayer<S, Activation::identity>;     ///< x
-template <class S> using ReLU = ActivationLayer<S, Activation::relu>;             ///< max(x, 0)
-template <class S> using LeakyReLU = ActivationLayer<S, Activation::leaky_relu>;  ///< slope given
-template <class S> using ELU = ActivationLayer<S, Activation::elu>;               ///< alpha given
-template <class S> using Sigmoid = ActivationLayer<S, Activation::sigmoid>;       ///< logistic
-template <class S> using Tanh = ActivationLayer<S, Activation::tanh>;             ///< tanh
-template <class S> using Softplus = ActivationLayer<S, Activation::softplus>;     ///< log(1 + e^x)
+template <class S>
+using Identity = ActivationLayer<S, Activation::identity>;  ///< x
+template <class S>
+using ReLU = ActivationLayer<S, Activation::relu>;  ///< max(x, 0)
+template <class S>
+using LeakyReLU = ActivationLayer<S, Activation::leaky_relu>;  ///< slope given
+template <class S>
+using ELU = ActivationLayer<S, Activation::elu>;  ///< alpha given
+template <class S>
+using Sigmoid = ActivationLayer<S, Activation::sigmoid>;  ///< logistic
+template <class S>
+using Tanh = ActivationLayer<S, Activation::tanh>;  ///< tanh
+template <class S>
+using Softplus = ActivationLayer<S, Activation::softplus>;  ///< log(1 + e^x)
 
 }  // namespace latent::inline v0

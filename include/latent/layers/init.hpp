@@ -25,8 +25,8 @@ struct Init {
   Kind kind = Kind::uniform_fan_in;  ///< which rule
   double std = 0.01;                 ///< standard deviation for `Kind::normal`
 
-  static constexpr Init zeros() { return {Kind::zeros}; }                 ///< all zero
-  static constexpr Init normal(double s) { return {Kind::normal, s}; }    ///< N(0, s^2)
+  static constexpr Init zeros() { return {Kind::zeros}; }                    ///< all zero
+  static constexpr Init normal(double s) { return {Kind::normal, s}; }       ///< N(0, s^2)
   static constexpr Init uniform_fan_in() { return {Kind::uniform_fan_in}; }  ///< PyTorch default
   static constexpr Init glorot_uniform() { return {Kind::glorot_uniform}; }  ///< Glorot uniform
   static constexpr Init glorot_normal() { return {Kind::glorot_normal}; }    ///< Glorot normal
@@ -44,14 +44,30 @@ struct Init {
       m *= S(s);
     };
     switch (kind) {
-      case Kind::zeros: m.setZero(); break;
-      case Kind::normal: gaussian(std); break;
-      case Kind::uniform_fan_in: uniform(1.0 / std::sqrt(in)); break;
-      case Kind::glorot_uniform: uniform(std::sqrt(6.0 / (in + out))); break;
-      case Kind::glorot_normal: gaussian(std::sqrt(2.0 / (in + out))); break;
-      case Kind::he_uniform: uniform(std::sqrt(6.0 / in)); break;
-      case Kind::he_normal: gaussian(std::sqrt(2.0 / in)); break;
-      case Kind::lecun_normal: gaussian(std::sqrt(1.0 / in)); break;
+      case Kind::zeros:
+        m.setZero();
+        break;
+      case Kind::normal:
+        gaussian(std);
+        break;
+      case Kind::uniform_fan_in:
+        uniform(1.0 / std::sqrt(in));
+        break;
+      case Kind::glorot_uniform:
+        uniform(std::sqrt(6.0 / (in + out)));
+        break;
+      case Kind::glorot_normal:
+        gaussian(std::sqrt(2.0 / (in + out)));
+        break;
+      case Kind::he_uniform:
+        uniform(std::sqrt(6.0 / in));
+        break;
+      case Kind::he_normal:
+        gaussian(std::sqrt(2.0 / in));
+        break;
+      case Kind::lecun_normal:
+        gaussian(std::sqrt(1.0 / in));
+        break;
     }
   }
 };

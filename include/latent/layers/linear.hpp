@@ -11,8 +11,8 @@ namespace latent::inline v0 {
 
 /// Options of `Linear`.
 struct LinearOptions {
-  bool bias = true;                       ///< add a learned bias b
-  Init init = Init::uniform_fan_in();     ///< rule for W (default as PyTorch's nn.Linear)
+  bool bias = true;                         ///< add a learned bias b
+  Init init = Init::uniform_fan_in();       ///< rule for W (default as PyTorch's nn.Linear)
   Init bias_init = Init::uniform_fan_in();  ///< rule for b (fan_in of the layer)
 };
 

@@ -11,10 +11,10 @@ namespace latent::inline v0 {
 
 /// Options of `Mlp`.
 struct MlpOptions {
-  std::vector<Index> sizes;                ///< widths from input to output, e.g. {784, 400, 20}
-  Activation hidden = Activation::relu;    ///< after every layer but the last
+  std::vector<Index> sizes;                  ///< widths from input to output, e.g. {784, 400, 20}
+  Activation hidden = Activation::relu;      ///< after every layer but the last
   Activation output = Activation::identity;  ///< after the last layer
-  LinearOptions linear = {};               ///< bias and init of every layer
+  LinearOptions linear = {};                 ///< bias and init of every layer
 };
 
 /// A stack of `Linear` layers with an activation after each: `hidden` between layers, `output`

@@ -27,8 +27,14 @@ namespace detail {
 // expm1(u) = e^u - 1 without the cancellation of exp(u) - 1 near u = 0: d/du = out + 1.
 struct Expm1Op {
   static constexpr const char* name = "expm1";
-  template <class P> static P forward(const P& a, const P&) { return expm1(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return out + P(1); }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return expm1(a);
+  }
+  template <class P>
+  static P derivative(const P&, const P& out, const P&) {
+    return out + P(1);
+  }
 };
 
 template <class S>
@@ -102,7 +108,8 @@ Var<typename P::Scalar> reverse_kl(const P& p, const Q& q, Index samples, Rng& r
 template <Distribution P, Distribution Q>
 Var<typename P::Scalar> alpha_divergence(const P& p, const Q& q, double alpha, Index samples, Rng& rng,
                                          Proposal from = Proposal::q, Reduction r = Reduction::mean) {
-  if (!std::isfinite(alpha)) throw NumericError("alpha_divergence", "alpha must be finite, got " + std::to_string(alpha));
+  if (!std::isfinite(alpha))
+    throw NumericError("alpha_divergence", "alpha must be finite, got " + std::to_string(alpha));
   using S = typename P::Scalar;
   if (from == Proposal::q) {
     const Var<S> x = q.sample(samples, rng);

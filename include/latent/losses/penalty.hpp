@@ -27,7 +27,8 @@ Var<S> l2_penalty(Var<S> z, Reduction r = Reduction::mean) {
 /// with `rho_hat_j` the batch mean of unit j. A property of the batch, so 1x1 (no reduction).
 template <class S>
 Var<S> kl_sparsity(Var<S> h, double rho) {
-  if (!(rho > 0 && rho < 1)) throw NumericError("kl_sparsity", "target rate rho must be in (0, 1), got " + std::to_string(rho));
+  if (!(rho > 0 && rho < 1))
+    throw NumericError("kl_sparsity", "target rate rho must be in (0, 1), got " + std::to_string(rho));
   const Var<S> rho_hat = clamp_probability(scale(rowwise_sum(h), S(1) / S(h.cols())), S(1e-6));
   const Var<S> on = scale(log(rho_hat), S(-rho));
   const Var<S> off = scale(log(shift(-rho_hat, S(1))), S(-(1 - rho)));

@@ -20,9 +20,12 @@ namespace losses {
 template <class S>
 Var<S> reduce(Var<S> per_example, Reduction r) {
   switch (r) {
-    case Reduction::mean: return mean(per_example);
-    case Reduction::sum: return sum(per_example);
-    case Reduction::none: return per_example;
+    case Reduction::mean:
+      return mean(per_example);
+    case Reduction::sum:
+      return sum(per_example);
+    case Reduction::none:
+      return per_example;
   }
   return per_example;
 }

@@ -66,7 +66,8 @@ class Autoencoder : public Module<S> {
   /// options cannot support: KL sparsity without sigmoid codes, a contractive penalty on a
   /// deeper encoder (see `require_contractive_encoder`), a bad noise level, negative weights;
   /// `ShapeError` naming the option for a size below 1 (`input`, `latent`, a hidden width).
-  Autoencoder(const AutoencoderOptions& options, Rng& rng) : Autoencoder(mlp_networks(checked(options), rng), options) {}
+  Autoencoder(const AutoencoderOptions& options, Rng& rng)
+      : Autoencoder(mlp_networks(checked(options), rng), options) {}
 
   /// An autoencoder from its two networks, moved in: `encoder` maps x (`options.input` rows) to
   /// the code z (`options.latent` rows), `decoder` maps z to the logits (Bernoulli) or the mean
@@ -75,8 +76,8 @@ class Autoencoder : public Module<S> {
   /// `code_activation`, which a KL sparsity penalty needs to be sigmoid (say so when your encoder
   /// ends in one). The contractive penalty needs the library's one-layer `Mlp` encoder.
   template <class EncoderNet, class DecoderNet>
-    requires std::derived_from<EncoderNet, Module<S>> && std::derived_from<DecoderNet, Module<S>>
-  Autoencoder(EncoderNet encoder, DecoderNet decoder, const AutoencoderOptions& options)
+  requires std::derived_from<EncoderNet, Module<S>> && std::derived_from<DecoderNet, Module<S>> Autoencoder(
+      EncoderNet encoder, DecoderNet decoder, const AutoencoderOptions& options)
       : Autoencoder(Networks{std::make_unique<EncoderNet>(std::move(encoder)),
                              std::make_unique<DecoderNet>(std::move(decoder))},
                     checked(options, false)) {}
@@ -116,11 +117,14 @@ class Autoencoder : public Module<S> {
     }
     const Var<S> z = encoder_->forward(tape, input);
     const Var<S> out = decoder_->forward(tape, z);
-    const Var<S> recon = mean(options_.likelihood == Likelihood::bernoulli ? bce_with_logits(out, x) : squared_error(out, x));
+    const Var<S> recon =
+        mean(options_.likelihood == Likelihood::bernoulli ? bce_with_logits(out, x) : squared_error(out, x));
     std::optional<Var<S>> penalty;
     const auto add = [&](Var<S> term) { penalty = penalty ? *penalty + term : term; };
-    if (options_.penalty != CodePenalty::none) add(scale(code_penalty(options_.penalty, z, options_.rho), S(options_.lambda)));
-    if (options_.contractive > 0) add(scale(mean(contractive_penalty(tape, mlp_encoder(), z)), S(options_.contractive)));
+    if (options_.penalty != CodePenalty::none)
+      add(scale(code_penalty(options_.penalty, z, options_.rho), S(options_.lambda)));
+    if (options_.contractive > 0)
+      add(scale(mean(contractive_penalty(tape, mlp_encoder(), z)), S(options_.contractive)));
     require_finite<S>("loss", "reconstruction term", recon);
     if (penalty) require_finite<S>("loss", "penalty term", *penalty);
     if (!penalty) {
@@ -193,11 +197,14 @@ class Autoencoder : public Module<S> {
   // The MLP model's networks, the encoder initialised from `rng` before the decoder.
   static Networks mlp_networks(const AutoencoderOptions& o, Rng& rng) {
     Networks n;
-    n.encoder = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes(o.input, o.hidden, o.latent), .hidden = o.activation,
-                                                    .output = o.code_activation, .linear = o.linear},
+    n.encoder = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes(o.input, o.hidden, o.latent),
+                                                    .hidden = o.activation,
+                                                    .output = o.code_activation,
+                                                    .linear = o.linear},
                                          rng);
     n.decoder = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes(o.latent, decoder_widths(o), o.input),
-                                                    .hidden = o.activation, .output = Activation::identity,
+                                                    .hidden = o.activation,
+                                                    .output = Activation::identity,
                                                     .linear = o.linear},
                                          rng);
     return n;
@@ -206,7 +213,8 @@ class Autoencoder : public Module<S> {
   Autoencoder(Networks networks, const AutoencoderOptions& options)
       : options_(options), encoder_(std::move(networks.encoder)), decoder_(std::move(networks.decoder)) {
     if (!(options.lambda >= 0) || !(options.contractive >= 0))
-      throw NumericError("Autoencoder", std::string("penalty weights must be >= 0, got lambda=") + std::to_string(options.lambda) +
+      throw NumericError("Autoencoder", std::string("penalty weights must be >= 0, got lambda=") +
+                                            std::to_string(options.lambda) +
                                             " contractive=" + std::to_string(options.contractive));
     check_code_penalty(options.penalty, options.code_activation, options.rho);
     check_corruption(options.corruption);
@@ -217,8 +225,9 @@ class Autoencoder : public Module<S> {
   Mlp<S>& mlp_encoder() {
     auto* mlp = dynamic_cast<Mlp<S>*>(encoder_.get());
     if (!mlp)
-      throw Error("contractive penalty", "the closed-form Jacobian needs the library's one-layer Mlp encoder, not a module "
-                                         "of your own");
+      throw Error("contractive penalty",
+                  "the closed-form Jacobian needs the library's one-layer Mlp encoder, not a module "
+                  "of your own");
     return *mlp;
   }
 

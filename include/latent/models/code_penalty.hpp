@@ -21,10 +21,14 @@ enum class CodePenalty {
 /// "none", "l2", "l1" or "kl_sparsity".
 inline const char* to_string(CodePenalty p) noexcept {
   switch (p) {
-    case CodePenalty::none: return "none";
-    case CodePenalty::l2: return "l2";
-    case CodePenalty::l1: return "l1";
-    case CodePenalty::kl_sparsity: return "kl_sparsity";
+    case CodePenalty::none:
+      return "none";
+    case CodePenalty::l2:
+      return "l2";
+    case CodePenalty::l1:
+      return "l1";
+    case CodePenalty::kl_sparsity:
+      return "kl_sparsity";
   }
   return "?";
 }
@@ -41,9 +45,11 @@ inline CodePenalty parse_code_penalty(const std::string& name) {
 inline void check_code_penalty(CodePenalty p, Activation code_activation, double rho) {
   if (p != CodePenalty::kl_sparsity) return;
   if (code_activation != Activation::sigmoid)
-    throw Error("code penalty", std::string("kl_sparsity needs sigmoid codes (rates in (0, 1)), but the code activation is ") +
-                                    to_string(code_activation));
-  if (!(rho > 0 && rho < 1)) throw NumericError("code penalty", std::string("kl_sparsity needs rho in (0, 1), got ") + std::to_string(rho));
+    throw Error("code penalty",
+                std::string("kl_sparsity needs sigmoid codes (rates in (0, 1)), but the code activation is ") +
+                    to_string(code_activation));
+  if (!(rho > 0 && rho < 1))
+    throw NumericError("code penalty", std::string("kl_sparsity needs rho in (0, 1), got ") + std::to_string(rho));
 }
 
 /// Omega(z) for codes z (latent x batch), unweighted, 1x1: l1 and l2 are averaged over the
@@ -52,10 +58,14 @@ inline void check_code_penalty(CodePenalty p, Activation code_activation, double
 template <class S>
 Var<S> code_penalty(CodePenalty p, Var<S> z, double rho) {
   switch (p) {
-    case CodePenalty::l2: return losses::l2_penalty(z);
-    case CodePenalty::l1: return losses::l1_penalty(z);
-    case CodePenalty::kl_sparsity: return losses::kl_sparsity(z, rho);
-    case CodePenalty::none: break;
+    case CodePenalty::l2:
+      return losses::l2_penalty(z);
+    case CodePenalty::l1:
+      return losses::l1_penalty(z);
+    case CodePenalty::kl_sparsity:
+      return losses::kl_sparsity(z, rho);
+    case CodePenalty::none:
+      break;
   }
   throw Error("code penalty", "no penalty to compute for 'none'");
 }

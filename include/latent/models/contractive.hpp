@@ -18,13 +18,15 @@ namespace latent::inline v0 {
 template <class S>
 void require_contractive_encoder(Mlp<S>& encoder) {
   if (encoder.depth() != 1)
-    throw Error("contractive penalty",
-                std::string("the closed-form Jacobian needs a one-layer encoder h = s(W x + b) (hidden = {}), but the encoder has ") +
-                    std::to_string(encoder.depth()) + " layers");
+    throw Error(
+        "contractive penalty",
+        std::string(
+            "the closed-form Jacobian needs a one-layer encoder h = s(W x + b) (hidden = {}), but the encoder has ") +
+            std::to_string(encoder.depth()) + " layers");
   const Activation s = encoder.output_activation();
   if (s != Activation::sigmoid && s != Activation::tanh && s != Activation::identity)
-    throw Error("contractive penalty", std::string("the closed-form Jacobian covers sigmoid, tanh and identity codes, not ") +
-                                           to_string(s));
+    throw Error("contractive penalty",
+                std::string("the closed-form Jacobian covers sigmoid, tanh and identity codes, not ") + to_string(s));
 }
 
 /// ||J_f(x)||_F^2 per example (1 x batch) for the one-layer encoder h = s(W x + b), given the
@@ -37,9 +39,12 @@ Var<S> contractive_penalty(Tape<S>& tape, Mlp<S>& encoder, Var<S> h) {
   require_contractive_encoder(encoder);
   const Var<S> row_norms = rowwise_sum(square(encoder.layer(0).weight().on(tape)));  // sum_i W_ji^2: D x 1
   switch (encoder.output_activation()) {
-    case Activation::sigmoid: return matmul_tn(row_norms, square(mul(h, shift(-h, S(1)))));
-    case Activation::tanh: return matmul_tn(row_norms, square(shift(-square(h), S(1))));
-    default: return broadcast_cols(sum(row_norms), h.cols());  // identity: J = W for every x
+    case Activation::sigmoid:
+      return matmul_tn(row_norms, square(mul(h, shift(-h, S(1)))));
+    case Activation::tanh:
+      return matmul_tn(row_norms, square(shift(-square(h), S(1))));
+    default:
+      return broadcast_cols(sum(row_norms), h.cols());  // identity: J = W for every x
   }
 }
 

@@ -22,10 +22,14 @@ enum class Noise {
 /// "none", "gaussian", "masking" or "salt_and_pepper".
 inline const char* to_string(Noise n) noexcept {
   switch (n) {
-    case Noise::none: return "none";
-    case Noise::gaussian: return "gaussian";
-    case Noise::masking: return "masking";
-    case Noise::salt_and_pepper: return "salt_and_pepper";
+    case Noise::none:
+      return "none";
+    case Noise::gaussian:
+      return "gaussian";
+    case Noise::masking:
+      return "masking";
+    case Noise::salt_and_pepper:
+      return "salt_and_pepper";
   }
   return "?";
 }
@@ -61,7 +65,9 @@ void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Matrix<S>& out, const Co
   check_corruption(c);
   out.resize(x.rows(), x.cols());
   switch (c.type) {
-    case Noise::none: out = x; break;
+    case Noise::none:
+      out = x;
+      break;
     case Noise::gaussian:
       rng.fill_normal(out);
       out = x + S(c.level) * out;

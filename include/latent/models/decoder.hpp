@@ -16,13 +16,13 @@ namespace latent::inline v0 {
 
 /// Options of `Decoder`.
 struct DecoderOptions {
-  Index latent = 0;                          ///< D (plus classes for a conditional VAE)
-  std::vector<Index> hidden = {};            ///< hidden widths
-  Index output = 0;                          ///< features of x
-  Activation activation = Activation::relu;  ///< between layers; the output layer has none
+  Index latent = 0;                               ///< D (plus classes for a conditional VAE)
+  std::vector<Index> hidden = {};                 ///< hidden widths
+  Index output = 0;                               ///< features of x
+  Activation activation = Activation::relu;       ///< between layers; the output layer has none
   Likelihood likelihood = Likelihood::bernoulli;  ///< what the output parameterises
-  double sigma = 1.0;                        ///< Gaussian with a fixed standard deviation
-  bool learn_variance = false;               ///< Gaussian with a learned per-feature log-variance
+  double sigma = 1.0;                             ///< Gaussian with a fixed standard deviation
+  bool learn_variance = false;                    ///< Gaussian with a learned per-feature log-variance
 };
 
 /// What a decoder's output parameterises: the observation model p(x | z).
@@ -30,7 +30,7 @@ struct ObservationOptions {
   Likelihood likelihood = Likelihood::bernoulli;  ///< Bernoulli on logits, or Gaussian on a mean
   double sigma = 1.0;                             ///< Gaussian with a fixed standard deviation
   bool learn_variance = false;                    ///< Gaussian with a learned per-feature log-variance
-  Index features = 0;                            ///< F, the rows of x: sizes a learned variance
+  Index features = 0;                             ///< F, the rows of x: sizes a learned variance
 };
 
 /// The decoder p(x | z): a network (an `Mlp`, or any module of yours) whose output is the logits
@@ -44,18 +44,19 @@ class Decoder : public Module<S> {
   /// Throws `ShapeError` unless `latent`, `output` and every hidden width are positive, and
   /// `NumericError` unless `sigma` > 0.
   Decoder(const DecoderOptions& options, Rng& rng)
-      : Decoder(std::make_unique<Mlp<S>>(
-                    MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity},
-                    rng),
-                {.likelihood = options.likelihood, .sigma = options.sigma, .learn_variance = options.learn_variance,
-                 .features = options.output}) {}
+      : Decoder(
+            std::make_unique<Mlp<S>>(
+                MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity}, rng),
+            {.likelihood = options.likelihood,
+             .sigma = options.sigma,
+             .learn_variance = options.learn_variance,
+             .features = options.output}) {}
 
   /// Any module (moved in: a transposed-convolution net, a residual MLP) from codes to the
   /// likelihood's parameters. Throws `NumericError` unless `sigma` > 0, `ShapeError` for a
   /// learned variance without `features`.
   template <class Network>
-    requires std::derived_from<Network, Module<S>>
-  Decoder(Network network, const ObservationOptions& observation)
+  requires std::derived_from<Network, Module<S>> Decoder(Network network, const ObservationOptions& observation)
       : Decoder(std::make_unique<Network>(std::move(network)), observation) {}
 
   /// Logits or mean of p(x | z) for the columns of z: features x batch.

@@ -16,13 +16,13 @@ namespace latent::inline v0 {
 
 /// Options of `GaussianEncoder`.
 struct GaussianEncoderOptions {
-  Index input = 0;                         ///< features of x (plus classes for a conditional VAE)
-  std::vector<Index> hidden = {};          ///< trunk widths; empty: the heads read x directly
-  Index latent = 0;                        ///< D, the dimension of z
+  Index input = 0;                           ///< features of x (plus classes for a conditional VAE)
+  std::vector<Index> hidden = {};            ///< trunk widths; empty: the heads read x directly
+  Index latent = 0;                          ///< D, the dimension of z
   Activation activation = Activation::relu;  ///< after every trunk layer
-  double min_logvar = -30.0;               ///< soft lower bound of the log-variance
-  double max_logvar = 20.0;                ///< soft upper bound: exp(logvar / 2) stays finite in float
-  LinearOptions linear = {};               ///< bias and init of every layer
+  double min_logvar = -30.0;                 ///< soft lower bound of the log-variance
+  double max_logvar = 20.0;                  ///< soft upper bound: exp(logvar / 2) stays finite in float
+  LinearOptions linear = {};                 ///< bias and init of every layer
 };
 
 /// The two Vars of q(z | x): each latent x batch.
@@ -49,9 +49,10 @@ class GaussianEncoder : public Module<S> {
     if (!options.hidden.empty()) {
       std::vector<Index> sizes{options.input};
       sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
-      trunk_ = std::make_unique<Mlp<S>>(MlpOptions{.sizes = sizes, .hidden = options.activation,
-                                                   .output = options.activation, .linear = options.linear},
-                                        rng);
+      trunk_ = std::make_unique<Mlp<S>>(
+          MlpOptions{
+              .sizes = sizes, .hidden = options.activation, .output = options.activation, .linear = options.linear},
+          rng);
     }
   }
 
@@ -60,8 +61,8 @@ class GaussianEncoder : public Module<S> {
   /// example (the head's input); `options.hidden` must be empty (`Error` otherwise: the trunk is
   /// yours). Throws `ShapeError` for non-positive sizes.
   template <class Trunk>
-    requires std::derived_from<Trunk, Module<S>>
-  GaussianEncoder(Trunk trunk, const GaussianEncoderOptions& options, Rng& rng)
+  requires std::derived_from<Trunk, Module<S>> GaussianEncoder(Trunk trunk, const GaussianEncoderOptions& options,
+                                                               Rng& rng)
       : GaussianEncoder(head_only(options), rng) {
     trunk_ = std::make_unique<Trunk>(std::move(trunk));
   }
@@ -91,8 +92,9 @@ class GaussianEncoder : public Module<S> {
  private:
   static const GaussianEncoderOptions& head_only(const GaussianEncoderOptions& o) {
     if (!o.hidden.empty())
-      throw Error("GaussianEncoder", "hidden widths given beside a trunk of your own (the trunk's layers are yours; "
-                                     ".input is the number of features it yields)");
+      throw Error("GaussianEncoder",
+                  "hidden widths given beside a trunk of your own (the trunk's layers are yours; "
+                  ".input is the number of features it yields)");
     return o;
   }
 

@@ -42,13 +42,15 @@ template <class S>
 KMeansResult<S> kmeans(const Matrix<S>& x, Index k, Rng& rng, const KMeansOptions& options = {}) {
   const Index n = x.cols();
   if (k < 1 || k > n)
-    throw Error("kmeans", std::string("k must be in 1..") + std::to_string(n) + " (the number of points), got " + std::to_string(k));
+    throw Error("kmeans", std::string("k must be in 1..") + std::to_string(n) + " (the number of points), got " +
+                              std::to_string(k));
   KMeansResult<S> r;
   r.centroids.resize(x.rows(), k);
 
   // k-means++ seeding; `nearest` holds D(x)^2 to the centres chosen so far.
   r.centroids.col(0) = x.col(Index(rng.below(std::uint64_t(n))));
-  Vector<double> nearest = (x.colwise() - r.centroids.col(0)).colwise().squaredNorm().transpose().template cast<double>();
+  Vector<double> nearest =
+      (x.colwise() - r.centroids.col(0)).colwise().squaredNorm().transpose().template cast<double>();
   for (Index c = 1; c < k; ++c) {
     const double total = nearest.sum();
     Index pick = n - 1;
@@ -63,7 +65,8 @@ KMeansResult<S> kmeans(const Matrix<S>& x, Index k, Rng& rng, const KMeansOption
       pick = Index(rng.below(std::uint64_t(n)));
     }
     r.centroids.col(c) = x.col(pick);
-    nearest = nearest.cwiseMin((x.colwise() - r.centroids.col(c)).colwise().squaredNorm().transpose().template cast<double>());
+    nearest = nearest.cwiseMin(
+        (x.colwise() - r.centroids.col(c)).colwise().squaredNorm().transpose().template cast<double>());
   }
 
   r.assignments.assign(std::size_t(n), -1);

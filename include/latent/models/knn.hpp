@@ -47,8 +47,8 @@ NeighborIndices nearest_neighbors(const Matrix<S>& references, const Matrix<S>& 
 /// nearest neighbour's label). Throws `ShapeError` if `reference_labels` does not have one
 /// label per reference, and like `nearest_neighbors`.
 template <class S>
-std::vector<int> knn_classify(const Matrix<S>& references, std::span<const int> reference_labels, const Matrix<S>& queries,
-                              Index k) {
+std::vector<int> knn_classify(const Matrix<S>& references, std::span<const int> reference_labels,
+                              const Matrix<S>& queries, Index k) {
   if (Index(reference_labels.size()) != references.cols())
     throw ShapeError("knn_classify", std::to_string(reference_labels.size()) + " labels for " +
                                          std::to_string(references.cols()) + " references");
@@ -79,8 +79,8 @@ template <class S>
 double knn_accuracy(const Matrix<S>& references, std::span<const int> reference_labels, const Matrix<S>& queries,
                     std::span<const int> query_labels, Index k) {
   if (Index(query_labels.size()) != queries.cols())
-    throw ShapeError("knn_accuracy", std::to_string(query_labels.size()) + " labels for " + std::to_string(queries.cols()) +
-                                         " queries");
+    throw ShapeError("knn_accuracy", std::to_string(query_labels.size()) + " labels for " +
+                                         std::to_string(queries.cols()) + " queries");
   const std::vector<int> predicted = knn_classify(references, reference_labels, queries, k);
   std::size_t right = 0;
   for (std::size_t q = 0; q < predicted.size(); ++q) right += predicted[q] == query_labels[q];

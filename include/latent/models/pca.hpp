@@ -28,7 +28,8 @@ class Pca {
     const Index f = x.rows(), n = x.cols();
     if (n < 2) throw Error("Pca", std::string("needs at least 2 examples, got ") + std::to_string(n));
     if (k < 1 || k > f)
-      throw Error("Pca", std::string("k must be in 1..") + std::to_string(f) + " (the number of features), got " + std::to_string(k));
+      throw Error("Pca", std::string("k must be in 1..") + std::to_string(f) + " (the number of features), got " +
+                             std::to_string(k));
     const Vector<double> mean = x.template cast<double>().rowwise().mean();
     Matrix<double> cov = Matrix<double>::Zero(f, f);
     for (Index j = 0; j < n; j += 4096) {
@@ -88,7 +89,7 @@ class Pca {
   static void check(const char* where, Index rows, Index expected, const char* name) {
     if (rows != expected)
       throw ShapeError(std::string("Pca::") + where, std::string(name) + " has " + std::to_string(rows) + " rows but " +
-                                                          std::to_string(expected) + " are expected");
+                                                         std::to_string(expected) + " are expected");
   }
 
   Matrix<S> components_;

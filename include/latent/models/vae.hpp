@@ -87,13 +87,19 @@ class Vae : public Module<S> {
   /// option for a size below 1 (`input`, `latent`, a `hidden` width) or negative `classes`.
   Vae(const VaeOptions& options, Rng& rng)
       : options_(checked(options)),
-        encoder_({.input = options.input + options.classes, .hidden = options.hidden, .latent = options.latent,
-                  .activation = options.activation, .linear = options.linear},
+        encoder_({.input = options.input + options.classes,
+                  .hidden = options.hidden,
+                  .latent = options.latent,
+                  .activation = options.activation,
+                  .linear = options.linear},
                  rng),
         decoder_({.latent = options.latent + options.classes,
                   .hidden = std::vector<Index>(options.hidden.rbegin(), options.hidden.rend()),
-                  .output = options.input, .activation = options.activation, .likelihood = options.likelihood,
-                  .sigma = options.sigma, .learn_variance = options.learn_variance},
+                  .output = options.input,
+                  .activation = options.activation,
+                  .likelihood = options.likelihood,
+                  .sigma = options.sigma,
+                  .learn_variance = options.learn_variance},
                  rng),
         noise_(rng.split(0x5ae)) {}
 
@@ -103,7 +109,10 @@ class Vae : public Module<S> {
   /// the decoder D + classes. `rng` seeds the model's own noise stream (`forward`). Throws
   /// `ShapeError` for `input` below 1 or negative `classes`.
   Vae(GaussianEncoder<S> encoder, Decoder<S> decoder, Index input, Rng& rng, Index classes = 0)
-      : options_(checked({.input = input, .hidden = {}, .latent = encoder.latent(), .likelihood = decoder.likelihood(),
+      : options_(checked({.input = input,
+                          .hidden = {},
+                          .latent = encoder.latent(),
+                          .likelihood = decoder.likelihood(),
                           .classes = classes})),
         encoder_(std::move(encoder)),
         decoder_(std::move(decoder)),
@@ -127,7 +136,8 @@ class Vae : public Module<S> {
                                      std::to_string(options.beta) + " free_bits=" + std::to_string(options.free_bits));
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index L = options.samples;
-    const Var<S> z = reparameterize(repeat(q.mu, L), repeat(q.logvar, L), noise(tape, q.mu.rows(), q.mu.cols() * L, rng));
+    const Var<S> z =
+        reparameterize(repeat(q.mu, L), repeat(q.logvar, L), noise(tape, q.mu.rows(), q.mu.cols() * L, rng));
     const Var<S> out = decoder_.forward(tape, with_labels(z, labels, L));
     // The mean over all B L columns is the mean over examples of the mean over samples.
     const Var<S> recon = mean(decoder_.negative_log_likelihood(tape, out, repeat(x, L)));
@@ -149,7 +159,8 @@ class Vae : public Module<S> {
     const Var<S> eps = noise(tape, D, n, rng);
     const Var<S> logvar = repeat(q.logvar, k);
     const Var<S> z = reparameterize(repeat(q.mu, k), logvar, eps);
-    const Var<S> log_px = -decoder_.negative_log_likelihood(tape, decoder_.forward(tape, with_labels(z, labels, k)), repeat(x, k));
+    const Var<S> log_px =
+        -decoder_.negative_log_likelihood(tape, decoder_.forward(tape, with_labels(z, labels, k)), repeat(x, k));
     // log p(z) - log q(z | x) = -|z|^2 / 2 + |eps|^2 / 2 + sum(logvar) / 2: z - mu = sigma .* eps,
     // and the normalising constants of both Gaussians cancel.
     eps_norm_.resize(1, n);
@@ -198,7 +209,8 @@ class Vae : public Module<S> {
     Matrix<S> out(options_.input, z.cols());
     detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
       Tape<S>& t = scratch_.fresh();
-      out.middleCols(j, n) = decoder_.mean(decoder_.forward(t, with_labels(t.constant(z.middleCols(j, n)), chunk(t, labels, j, n))).value());
+      out.middleCols(j, n) = decoder_.mean(
+          decoder_.forward(t, with_labels(t.constant(z.middleCols(j, n)), chunk(t, labels, j, n))).value());
     });
     return out;
   }
@@ -266,7 +278,9 @@ class Vae : public Module<S> {
       for (Index s = 0; s < k; s += per_pass) {
         const Index m = std::min(per_pass, k - s);
         Tape<S>& t = scratch_.fresh();
-        lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n)).value().template cast<double>();
+        lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n))
+                                   .value()
+                                   .template cast<double>();
       }
       for (Index c = 0; c < n; ++c) {
         const double top = lw.col(c).maxCoeff();
@@ -314,10 +328,11 @@ class Vae : public Module<S> {
   void check_input(const char* where, Var<S> x, const std::optional<Var<S>>& labels) const {
     require_batch(where, "x", x.rows(), x.cols(), options_.input);
     if (bool(labels) != (options_.classes > 0))
-      throw Error(where, options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
+      throw Error(where,
+                  options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
     if (labels && (labels->rows() != options_.classes || labels->cols() != x.cols()))
-      throw ShapeError(where, "labels are " + detail::shape_of(*labels) + " but x is " + detail::shape_of(x) + " and there are " +
-                                  std::to_string(options_.classes) + " classes");
+      throw ShapeError(where, "labels are " + detail::shape_of(*labels) + " but x is " + detail::shape_of(x) +
+                                  " and there are " + std::to_string(options_.classes) + " classes");
   }
 
   // Targets of a Bernoulli decoder in [0, 1]: one pass over x, before it is repeated for L samples.

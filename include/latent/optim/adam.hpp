@@ -13,11 +13,11 @@ namespace latent::inline v0 {
 
 /// Options of `Adam` (names, meaning and defaults as torch.optim.Adam).
 struct AdamOptions {
-  double lr = 1e-3;          ///< eta, the learning rate
-  double beta1 = 0.9;        ///< decay of the first-moment average m
-  double beta2 = 0.999;      ///< decay of the second-moment average v
-  double eps = 1e-8;         ///< added to sqrt(v_hat) so the step stays finite
-  double weight_decay = 0;   ///< lambda of the L2 term added to the gradient
+  double lr = 1e-3;         ///< eta, the learning rate
+  double beta1 = 0.9;       ///< decay of the first-moment average m
+  double beta2 = 0.999;     ///< decay of the second-moment average v
+  double eps = 1e-8;        ///< added to sqrt(v_hat) so the step stays finite
+  double weight_decay = 0;  ///< lambda of the L2 term added to the gradient
 };
 
 /// Adam, exactly as torch.optim.Adam (amsgrad off). At step t (1, 2, ...), with
@@ -30,8 +30,7 @@ template <class S>
 class Adam : public Optimizer<S> {
  public:
   /// Updates `params` with `options`.
-  Adam(std::vector<Parameter<S>*> params, AdamOptions options = {})
-      : Adam("Adam", std::move(params), options, 0.0) {}
+  Adam(std::vector<Parameter<S>*> params, AdamOptions options = {}) : Adam("Adam", std::move(params), options, 0.0) {}
 
   /// The options it was built with (the learning rate may since have changed: see `lr()`).
   [[nodiscard]] const AdamOptions& options() const noexcept { return o_; }
@@ -90,11 +89,11 @@ class Adam : public Optimizer<S> {
 
 /// Options of `AdamW` (names, meaning and defaults as torch.optim.AdamW).
 struct AdamWOptions {
-  double lr = 1e-3;           ///< eta, the learning rate
-  double beta1 = 0.9;         ///< decay of the first-moment average m
-  double beta2 = 0.999;       ///< decay of the second-moment average v
-  double eps = 1e-8;          ///< added to sqrt(v_hat) so the step stays finite
-  double weight_decay = 1e-2; ///< lambda of the decoupled decay theta <- (1 - eta lambda) theta
+  double lr = 1e-3;            ///< eta, the learning rate
+  double beta1 = 0.9;          ///< decay of the first-moment average m
+  double beta2 = 0.999;        ///< decay of the second-moment average v
+  double eps = 1e-8;           ///< added to sqrt(v_hat) so the step stays finite
+  double weight_decay = 1e-2;  ///< lambda of the decoupled decay theta <- (1 - eta lambda) theta
 };
 
 /// AdamW (Loshchilov and Hutter 2019), exactly as torch.optim.AdamW: weight decay is decoupled
@@ -105,9 +104,10 @@ class AdamW : public Adam<S> {
  public:
   /// Updates `params` with `options`.
   AdamW(std::vector<Parameter<S>*> params, AdamWOptions options = {})
-      : Adam<S>("AdamW", std::move(params),
-                {.lr = options.lr, .beta1 = options.beta1, .beta2 = options.beta2, .eps = options.eps, .weight_decay = 0},
-                options.weight_decay),
+      : Adam<S>(
+            "AdamW", std::move(params),
+            {.lr = options.lr, .beta1 = options.beta1, .beta2 = options.beta2, .eps = options.eps, .weight_decay = 0},
+            options.weight_decay),
         o_(options) {}
 
   /// The options it was built with (the learning rate may since have changed: see `lr()`).

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "latent/core/error.hpp"
-#include "latent/kernels/lanes.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
+#include "latent/kernels/lanes.hpp"
 #include "latent/layers/parameter.hpp"
 
 namespace latent::inline v0 {
@@ -44,10 +44,10 @@ inline void check_lr(const char* where, double lr) {
 /// is the parameter's position in the optimizer's list, as in PyTorch's state_dict).
 template <class S>
 struct OptimizerState {
-  std::string kind;                                          ///< "Sgd", "Adam", "AdamW", "RmsProp"
-  std::size_t steps = 0;                                     ///< number of `step()` calls so far
-  double lr = 0;                                             ///< the current learning rate
-  std::vector<std::pair<std::string, Matrix<S>>> tensors;    ///< every slot of every parameter
+  std::string kind;                                        ///< "Sgd", "Adam", "AdamW", "RmsProp"
+  std::size_t steps = 0;                                   ///< number of `step()` calls so far
+  double lr = 0;                                           ///< the current learning rate
+  std::vector<std::pair<std::string, Matrix<S>>> tensors;  ///< every slot of every parameter
 };
 
 /// The base of latent's optimizers: `zero_grad()`, `step()`, the learning rate and the step count.
@@ -147,7 +147,8 @@ class Optimizer {
     }
     std::string missing;
     for (std::size_t j = 0; j < slots_.size(); ++j)
-      if (found[j] == nullptr) missing += (missing.empty() ? "" : ", ") + slot_key(j / slot_names_.size(), j % slot_names_.size());
+      if (found[j] == nullptr)
+        missing += (missing.empty() ? "" : ", ") + slot_key(j / slot_names_.size(), j % slot_names_.size());
     if (!missing.empty() || !extra.empty())
       throw FormatError(kind_, "state does not fit: " + (missing.empty() ? "" : "missing " + missing) +
                                    (missing.empty() || extra.empty() ? "" : "; ") +
@@ -169,9 +170,11 @@ class Optimizer {
       if (p == nullptr) throw ShapeError(kind_, "a parameter pointer is null");
       const Gradient<S>& g = p->gradient();
       if (g.rows() != p->value.rows() || g.cols() != p->value.cols())
-        throw ShapeError(kind_, "parameter '" + p->name + "' is " + detail::shape_str(p->value.rows(), p->value.cols()) +
-                                    " but its grad is " + detail::shape_str(g.rows(), g.cols()));
-      for (std::size_t k = 0; k < slot_names_.size(); ++k) slots_.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
+        throw ShapeError(kind_, "parameter '" + p->name + "' is " +
+                                    detail::shape_str(p->value.rows(), p->value.cols()) + " but its grad is " +
+                                    detail::shape_str(g.rows(), g.cols()));
+      for (std::size_t k = 0; k < slot_names_.size(); ++k)
+        slots_.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
     }
   }
   /// Copies the parameter pointers (not the parameters), slots, step count and learning rate.
@@ -223,7 +226,9 @@ class Optimizer {
  private:
   // Columns per piece of an update: about 2048 entries, so the 4-5 arrays a rule reads stay in
   // L1 (4096: Adam's batch-1 step 7% slower; 1024: no faster).
-  static Index piece_columns(const Parameter<S>& p) { return std::max<Index>(1, 2048 / std::max<Index>(1, p.value.rows())); }
+  static Index piece_columns(const Parameter<S>& p) {
+    return std::max<Index>(1, 2048 / std::max<Index>(1, p.value.rows()));
+  }
 
   // Calls f(i, first, last) for every parameter i with the columns [first, last) of it that each
   // thread takes, all threads in one parallel region (one thread for small models).

@@ -13,12 +13,12 @@ namespace latent::inline v0 {
 
 /// Options of `RmsProp` (names, meaning and defaults as torch.optim.RMSprop).
 struct RmsPropOptions {
-  double lr = 1e-2;          ///< eta, the learning rate
-  double alpha = 0.99;       ///< decay of the running averages
-  double eps = 1e-8;         ///< added to the root mean square so the step stays finite
-  double weight_decay = 0;   ///< lambda of the L2 term added to the gradient
-  double momentum = 0;       ///< mu; 0 turns momentum off (no buffer is kept)
-  bool centered = false;     ///< divide by an estimate of the standard deviation instead of the RMS
+  double lr = 1e-2;         ///< eta, the learning rate
+  double alpha = 0.99;      ///< decay of the running averages
+  double eps = 1e-8;        ///< added to the root mean square so the step stays finite
+  double weight_decay = 0;  ///< lambda of the L2 term added to the gradient
+  double momentum = 0;      ///< mu; 0 turns momentum off (no buffer is kept)
+  bool centered = false;    ///< divide by an estimate of the standard deviation instead of the RMS
 };
 
 /// RMSprop, exactly as torch.optim.RMSprop. With g = grad + lambda theta:

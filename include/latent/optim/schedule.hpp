@@ -51,9 +51,7 @@ class StepDecay : public Schedule<StepDecay> {
     if (!(gamma >= 0)) throw NumericError("StepDecay", "gamma must be >= 0");
   }
   /// eta(t).
-  [[nodiscard]] double lr_at(std::size_t t) const noexcept {
-    return lr_ * std::pow(gamma_, double(t / step_size_));
-  }
+  [[nodiscard]] double lr_at(std::size_t t) const noexcept { return lr_ * std::pow(gamma_, double(t / step_size_)); }
 
  private:
   double lr_;

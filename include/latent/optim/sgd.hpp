@@ -11,11 +11,11 @@ namespace latent::inline v0 {
 
 /// Options of `Sgd` (names and meaning as torch.optim.SGD).
 struct SgdOptions {
-  double lr = 1e-2;            ///< eta, the learning rate (PyTorch has no default)
-  double momentum = 0;         ///< mu; 0 turns momentum off (no buffer is kept)
-  double dampening = 0;        ///< tau, scales the new gradient in the buffer by (1 - tau)
-  bool nesterov = false;       ///< Nesterov momentum; needs momentum > 0 and dampening = 0
-  double weight_decay = 0;     ///< lambda of the L2 term added to the gradient
+  double lr = 1e-2;         ///< eta, the learning rate (PyTorch has no default)
+  double momentum = 0;      ///< mu; 0 turns momentum off (no buffer is kept)
+  double dampening = 0;     ///< tau, scales the new gradient in the buffer by (1 - tau)
+  bool nesterov = false;    ///< Nesterov momentum; needs momentum > 0 and dampening = 0
+  double weight_decay = 0;  ///< lambda of the L2 term added to the gradient
 };
 
 /// Stochastic gradient descent, exactly as torch.optim.SGD. With g = grad + lambda theta:

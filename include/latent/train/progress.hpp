@@ -26,12 +26,12 @@ enum class Redraw {
 
 /// What a `Progress` line counts and how it is drawn.
 struct ProgressOptions {
-  int epochs = 1;                    ///< epochs in the run
-  Index batches = 0;                 ///< batches per epoch (e.g. `Batcher::batches_per_epoch()`)
-  Redraw redraw = Redraw::automatic; ///< in place, plain lines, or chosen from the stream
-  int percent_step = 25;             ///< in lines mode, a line each time this % of the epoch passes
-                                     ///< (0: only at the end of the epoch)
-  double min_interval = 0.1;         ///< seconds between in-place redraws (terminals are slow)
+  int epochs = 1;                     ///< epochs in the run
+  Index batches = 0;                  ///< batches per epoch (e.g. `Batcher::batches_per_epoch()`)
+  Redraw redraw = Redraw::automatic;  ///< in place, plain lines, or chosen from the stream
+  int percent_step = 25;              ///< in lines mode, a line each time this % of the epoch passes
+                                      ///< (0: only at the end of the epoch)
+  double min_interval = 0.1;          ///< seconds between in-place redraws (terminals are slow)
 };
 
 /// Whether `os` writes to a terminal: true only for std::cout, std::cerr or std::clog when
@@ -54,8 +54,9 @@ class Progress {
  public:
   /// Draws on `os` (which must outlive this object) as `opts` says.
   Progress(std::ostream& os, ProgressOptions opts)
-      : os_(os), opts_(opts), in_place_(opts.redraw == Redraw::in_place ||
-                                        (opts.redraw == Redraw::automatic && is_terminal(os))) {}
+      : os_(os),
+        opts_(opts),
+        in_place_(opts.redraw == Redraw::in_place || (opts.redraw == Redraw::automatic && is_terminal(os))) {}
 
   /// Starts counting epoch `epoch` (1-based): batches, samples, loss and time restart.
   void start_epoch(int epoch) {

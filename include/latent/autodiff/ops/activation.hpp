@@ -10,46 +10,72 @@ namespace detail {
 
 struct ReluOp {
   static constexpr const char* name = "relu";
-  template <class P> static P forward(const P& a, const P&) { return max(a, P(0)); }
-  template <class P> static P derivative(const P& a, const P&, const P&) { return positive_indicator(a); }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return max(a, P(0));
+  }
+  template <class P>
+  static P derivative(const P& a, const P&, const P&) {
+    return positive_indicator(a);
+  }
 };
 // leaky_relu(a) = a for a > 0, slope * a otherwise.
 struct LeakyReluOp {
   static constexpr const char* name = "leaky_relu";
-  template <class P> static P forward(const P& a, const P& slope) {
+  template <class P>
+  static P forward(const P& a, const P& slope) {
     return select(a > P(0), a, slope * a);
   }
-  template <class P> static P derivative(const P& a, const P&, const P& slope) {
+  template <class P>
+  static P derivative(const P& a, const P&, const P& slope) {
     return select(a > P(0), P(1), slope);
   }
 };
 // elu(a) = a for a > 0, alpha (e^a - 1) otherwise; its derivative there is out + alpha.
 struct EluOp {
   static constexpr const char* name = "elu";
-  template <class P> static P forward(const P& a, const P& alpha) {
+  template <class P>
+  static P forward(const P& a, const P& alpha) {
     return select(a > P(0), a, alpha * (exp(a) - P(1)));
   }
-  template <class P> static P derivative(const P& a, const P& out, const P& alpha) {
+  template <class P>
+  static P derivative(const P& a, const P& out, const P& alpha) {
     return select(a > P(0), P(1), out + alpha);
   }
 };
 struct SigmoidOp {
   static constexpr const char* name = "sigmoid";
-  template <class P> static P forward(const P& a, const P&) { return logistic(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return out * (P(1) - out); }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return logistic(a);
+  }
+  template <class P>
+  static P derivative(const P&, const P& out, const P&) {
+    return out * (P(1) - out);
+  }
 };
 struct TanhOp {
   static constexpr const char* name = "tanh";
-  template <class P> static P forward(const P& a, const P&) { return tanh(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return P(1) - out * out; }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return tanh(a);
+  }
+  template <class P>
+  static P derivative(const P&, const P& out, const P&) {
+    return P(1) - out * out;
+  }
 };
 // softplus(a) = log(1 + e^a) = max(a, 0) + log1p(e^-|a|), finite for every a; derivative sigmoid(a).
 struct SoftplusOp {
   static constexpr const char* name = "softplus";
-  template <class P> static P forward(const P& a, const P&) {
+  template <class P>
+  static P forward(const P& a, const P&) {
     return max(a, P(0)) + log1p_exp_minus_abs(a);
   }
-  template <class P> static P derivative(const P& a, const P&, const P&) { return logistic(a); }
+  template <class P>
+  static P derivative(const P& a, const P&, const P&) {
+    return logistic(a);
+  }
 };
 
 }  // namespace detail

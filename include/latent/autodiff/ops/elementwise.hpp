@@ -24,8 +24,9 @@ Var<S> unary(Var<S> a, S arg = S(0)) {
         a, [arg]<class P>(const P& g, const P& x, const P& y) { return g * Op::derivative(x, y, P(arg)); },
         t.adjoint_of(out), a.value(), out.value());
   });
-  map_entries(t.value_of(out).data(), a.rows() * a.cols(), false,
-              [arg]<class P>(const P& x) { return Op::forward(x, P(arg)); }, a.value().data());
+  map_entries(
+      t.value_of(out).data(), a.rows() * a.cols(), false, [arg]<class P>(const P& x) { return Op::forward(x, P(arg)); },
+      a.value().data());
   t.finish(out);
   return out;
 }
@@ -51,49 +52,93 @@ template <class P>
 
 struct ExpOp {
   static constexpr const char* name = "exp";
-  template <class P> static P forward(const P& a, const P&) { return exp(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return out; }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return exp(a);
+  }
+  template <class P>
+  static P derivative(const P&, const P& out, const P&) {
+    return out;
+  }
 };
 struct LogOp {
   static constexpr const char* name = "log";
-  template <class P> static P forward(const P& a, const P&) { return log(a); }
-  template <class P> static P derivative(const P& a, const P&, const P&) { return P(1) / a; }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return log(a);
+  }
+  template <class P>
+  static P derivative(const P& a, const P&, const P&) {
+    return P(1) / a;
+  }
 };
 struct SquareOp {
   static constexpr const char* name = "square";
-  template <class P> static P forward(const P& a, const P&) { return a * a; }
-  template <class P> static P derivative(const P& a, const P&, const P&) { return P(2) * a; }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return a * a;
+  }
+  template <class P>
+  static P derivative(const P& a, const P&, const P&) {
+    return P(2) * a;
+  }
 };
 struct SqrtOp {
   static constexpr const char* name = "sqrt";
-  template <class P> static P forward(const P& a, const P&) { return sqrt(a); }
-  template <class P> static P derivative(const P&, const P& out, const P&) { return P(0.5) / out; }
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return sqrt(a);
+  }
+  template <class P>
+  static P derivative(const P&, const P& out, const P&) {
+    return P(0.5) / out;
+  }
 };
 // d|a|/da = sign(a), 0 at 0.
 struct AbsOp {
   static constexpr const char* name = "abs";
-  template <class P> static P forward(const P& a, const P&) { return abs(a); }
-  template <class P> static P derivative(const P& a, const P&, const P&) {
+  template <class P>
+  static P forward(const P& a, const P&) {
+    return abs(a);
+  }
+  template <class P>
+  static P derivative(const P& a, const P&, const P&) {
     return positive_indicator(a) - positive_indicator(-a);
   }
 };
 struct ScaleOp {
   static constexpr const char* name = "scale";
-  template <class P> static P forward(const P& a, const P& s) { return a * s; }
-  template <class P> static P derivative(const P&, const P&, const P& s) { return s; }
+  template <class P>
+  static P forward(const P& a, const P& s) {
+    return a * s;
+  }
+  template <class P>
+  static P derivative(const P&, const P&, const P& s) {
+    return s;
+  }
 };
 struct ShiftOp {
   static constexpr const char* name = "shift";
-  template <class P> static P forward(const P& a, const P& s) { return a + s; }
-  template <class P> static P derivative(const P&, const P&, const P&) { return P(1); }
+  template <class P>
+  static P forward(const P& a, const P& s) {
+    return a + s;
+  }
+  template <class P>
+  static P derivative(const P&, const P&, const P&) {
+    return P(1);
+  }
 };
 
 // clamp_probability(a, eps) = min(max(a, eps), 1 - eps): gradient 1 strictly inside, 0 where
 // clamped (as torch.clamp).
 struct ClampProbabilityOp {
   static constexpr const char* name = "clamp_probability";
-  template <class P> static P forward(const P& a, const P& eps) { return min(max(a, eps), P(1) - eps); }
-  template <class P> static P derivative(const P& a, const P&, const P& eps) {
+  template <class P>
+  static P forward(const P& a, const P& eps) {
+    return min(max(a, eps), P(1) - eps);
+  }
+  template <class P>
+  static P derivative(const P& a, const P&, const P& eps) {
     return (eps < a) & (a < P(1) - eps) & P(1);
   }
 };
@@ -104,9 +149,8 @@ template <class S, class F, class B>
 Var<S> binary(const char* name, Var<S> a, Var<S> b, const F& forward, const B& backward) {
   require_same_shape(name, a, b);
   Tape<S>& t = a.tape();
-  const Var<S> out = t.record(name, a.rows(), a.cols(), {a, b}, [a, b, backward](Tape<S>& t, Var<S> out) {
-    backward(t, out, a, b);
-  });
+  const Var<S> out =
+      t.record(name, a.rows(), a.cols(), {a, b}, [a, b, backward](Tape<S>& t, Var<S> out) { backward(t, out, a, b); });
   map_entries(t.value_of(out).data(), a.rows() * a.cols(), false, forward, a.value().data(), b.value().data());
   t.finish(out);
   return out;
@@ -133,7 +177,8 @@ Var<S> sub(Var<S> a, Var<S> b) {
       "sub", a, b, []<class P>(const P& x, const P& y) { return x - y; },
       [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
         t.accumulate(a, t.adjoint_of(out));
-        t.accumulate_entries(b, []<class P>(const P& g) { return -g; }, t.adjoint_of(out));
+        t.accumulate_entries(
+            b, []<class P>(const P& g) { return -g; }, t.adjoint_of(out));
       });
 }
 /// Entrywise (Hadamard) product `a .* b` (same shapes). Matrix products are `matmul`.
@@ -155,10 +200,11 @@ Var<S> div(Var<S> a, Var<S> b) {
   return detail::binary(
       "div", a, b, []<class P>(const P& x, const P& y) { return x / y; },
       [](Tape<S>& t, Var<S> out, Var<S> a, Var<S> b) {
-        t.accumulate_entries(a, []<class P>(const P& g, const P& y) { return g / y; }, t.adjoint_of(out), b.value());
         t.accumulate_entries(
-            b, []<class P>(const P& g, const P& q, const P& y) { return -(g * q / y); },
-            t.adjoint_of(out), out.value(), b.value());
+            a, []<class P>(const P& g, const P& y) { return g / y; }, t.adjoint_of(out), b.value());
+        t.accumulate_entries(
+            b, []<class P>(const P& g, const P& q, const P& y) { return -(g * q / y); }, t.adjoint_of(out), out.value(),
+            b.value());
       });
 }
 
@@ -207,21 +253,33 @@ Var<S> clamp_probability(Var<S> a, std::type_identity_t<S> eps) {
 
 /// `a + b`.
 template <class S>
-Var<S> operator+(Var<S> a, Var<S> b) { return add(a, b); }
+Var<S> operator+(Var<S> a, Var<S> b) {
+  return add(a, b);
+}
 /// `a - b`.
 template <class S>
-Var<S> operator-(Var<S> a, Var<S> b) { return sub(a, b); }
+Var<S> operator-(Var<S> a, Var<S> b) {
+  return sub(a, b);
+}
 /// `-a`.
 template <class S>
-Var<S> operator-(Var<S> a) { return scale(a, S(-1)); }
+Var<S> operator-(Var<S> a) {
+  return scale(a, S(-1));
+}
 /// `s * a`.
 template <class S>
-Var<S> operator*(std::type_identity_t<S> s, Var<S> a) { return scale(a, s); }
+Var<S> operator*(std::type_identity_t<S> s, Var<S> a) {
+  return scale(a, s);
+}
 /// `a * s`.
 template <class S>
-Var<S> operator*(Var<S> a, std::type_identity_t<S> s) { return scale(a, s); }
+Var<S> operator*(Var<S> a, std::type_identity_t<S> s) {
+  return scale(a, s);
+}
 /// `a + s` entrywise.
 template <class S>
-Var<S> operator+(Var<S> a, std::type_identity_t<S> s) { return shift(a, s); }
+Var<S> operator+(Var<S> a, std::type_identity_t<S> s) {
+  return shift(a, s);
+}
 
 }  // namespace latent::inline v0

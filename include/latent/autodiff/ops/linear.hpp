@@ -68,8 +68,8 @@ Var<S> matmul_nt(Var<S> a, Var<S> b) {
 template <class S>
 Var<S> linear(Var<S> w, Var<S> x, Var<S> b) {
   if (w.cols() != x.rows())
-    throw ShapeError("linear", "W is " + detail::shape_of(w) + " but x is " + detail::shape_of(x) +
-                                   " (W.cols must equal x.rows)");
+    throw ShapeError(
+        "linear", "W is " + detail::shape_of(w) + " but x is " + detail::shape_of(x) + " (W.cols must equal x.rows)");
   detail::require_bias("linear", "W", w, b);
   Tape<S>& t = w.tape();
   // y = W x + b:  dW += G x^T,  dx += W^T G,  db += G 1.
@@ -99,9 +99,8 @@ Var<S> add_bias(Var<S> a, Var<S> b) {
     t.accumulate_row_sums(b, g);
   });
   detail::map_column_entries(
-      t.value_of(y).data(), a.rows(), a.cols(), false,
-      []<class P>(Index, const P& x, const P& c) { return x + c; }, a.value().data(),
-      detail::BroadcastColumn<S>{b.value().data()});
+      t.value_of(y).data(), a.rows(), a.cols(), false, []<class P>(Index, const P& x, const P& c) { return x + c; },
+      a.value().data(), detail::BroadcastColumn<S>{b.value().data()});
   t.finish(y);
   return y;
 }

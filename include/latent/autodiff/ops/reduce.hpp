@@ -70,9 +70,8 @@ Var<S> broadcast_cols(Var<S> column, Index cols) {
   if (column.cols() != 1) throw ShapeError("broadcast_cols", "expects a column but got " + detail::shape_of(column));
   Tape<S>& t = column.tape();
   // out = c 1^T:  dc += G 1.
-  const Var<S> out = t.record("broadcast_cols", column.rows(), cols, {column}, [column](Tape<S>& t, Var<S> out) {
-    t.accumulate_row_sums(column, t.adjoint_of(out));
-  });
+  const Var<S> out = t.record("broadcast_cols", column.rows(), cols, {column},
+                              [column](Tape<S>& t, Var<S> out) { t.accumulate_row_sums(column, t.adjoint_of(out)); });
   detail::map_column_entries(t.value_of(out).data(), column.rows(), cols, false, detail::column_value,
                              detail::BroadcastColumn<S>{column.value().data()});
   return out;
@@ -87,8 +86,7 @@ Var<S> colwise_logsumexp(Var<S> a) {
   const Var<S> out = t.record("colwise_logsumexp", 1, a.cols(), {a}, [a](Tape<S>& t, Var<S> out) {
     const S *l = out.value().data(), *g = t.adjoint_of(out).data();
     t.accumulate_column_entries(
-        a, [l, g]<class P>(Index j, const P& x) { return exp(x - P(l[j])) * P(g[j]); },
-        a.value());
+        a, [l, g]<class P>(Index j, const P& x) { return exp(x - P(l[j])) * P(g[j]); }, a.value());
   });
   const auto x = a.value();
   auto v = t.value_of(out);

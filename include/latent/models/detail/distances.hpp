@@ -15,7 +15,8 @@ namespace latent::inline v0::detail {
 /// an entry slightly negative; it is clamped to 0. Throws `ShapeError` naming both shapes when
 /// the row counts differ; `where` names the caller.
 template <class S>
-Matrix<S> squared_distances(const char* where, const Eigen::Ref<const Matrix<S>>& a, const Eigen::Ref<const Matrix<S>>& b) {
+Matrix<S> squared_distances(const char* where, const Eigen::Ref<const Matrix<S>>& a,
+                            const Eigen::Ref<const Matrix<S>>& b) {
   if (a.rows() != b.rows())
     throw ShapeError(where, "points are " + shape_str(a.rows(), a.cols()) + " and " + shape_str(b.rows(), b.cols()) +
                                 ": they must have the same number of rows (features)");
