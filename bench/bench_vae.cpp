@@ -25,7 +25,7 @@ void BM_VaeStep(benchmark::State& state) {
   const Index batch = state.range(0);
   latent::set_num_threads(int(state.range(1)));
   latent::Rng rng(1);
-  latent::Vae<S> vae({}, rng);
+  auto vae = latent::Vae<S>::mlp({}, rng);
   latent::Adam<S> opt(vae.parameters(), {.lr = 1e-3});
   const latent::Matrix<S> x = pixels<S>(batch, rng);
   latent::Tape<S> tape;
@@ -77,7 +77,7 @@ void BM_VaeStepGemms(benchmark::State& state) {
 void BM_VaeEncodeOne(benchmark::State& state) {
   latent::set_num_threads(int(state.range(0)));
   latent::Rng rng(1);
-  latent::Vae<float> vae({}, rng);
+  auto vae = latent::Vae<float>::mlp({}, rng);
   const latent::Matrix<float> x = pixels<float>(1, rng);
   for (auto _ : state) benchmark::DoNotOptimize(vae.encode(x).first.data());
   latent::set_num_threads(1);

@@ -85,7 +85,7 @@ struct TorchVae : torch::nn::Module {
 // --- the same in latent -------------------------------------------------------------------
 struct LatentVae {
   latent::Rng rng{1};
-  latent::Vae<float> vae{{}, rng};
+  latent::Vae<float> vae = latent::Vae<float>::mlp({}, rng);
   latent::Adam<float> opt{vae.parameters(), {.lr = 1e-3}};
   latent::Tape<float> tape;
   void step(const latent::Matrix<float>& x) {

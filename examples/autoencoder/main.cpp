@@ -123,7 +123,7 @@ int run(const Config& c) {
   latent::set_num_threads(c.threads);
   latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
-  latent::Autoencoder<float> ae(options_for(c), rng);  // refuses bad options before the data load
+  auto ae = latent::Autoencoder<float>::mlp(options_for(c), rng);  // refuses bad options before the data load
   const auto train = latent::fashion_mnist(latent::Split::train, c.data);
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 

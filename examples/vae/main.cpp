@@ -166,11 +166,11 @@ int run(const Config& c) {
   latent::set_num_threads(c.threads);
   latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
-  latent::Vae<float> vae({.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()),
-                          .latent = c.latent,
-                          .likelihood = latent::parse_likelihood(c.likelihood),
-                          .classes = c.cvae ? 10 : 0},
-                         rng);
+  auto vae = latent::Vae<float>::mlp({.hidden = std::vector<Index>(c.hidden.begin(), c.hidden.end()),
+                                      .latent = c.latent,
+                                      .likelihood = latent::parse_likelihood(c.likelihood),
+                                      .classes = c.cvae ? 10 : 0},
+                                     rng);
   const auto train = latent::fashion_mnist(latent::Split::train, c.data);
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 

@@ -40,7 +40,7 @@ Mf with(Mf x, Index i, Index j, float v) {
 template <class Model>
 void train(double lr, const Mf& x) {
   Rng rng(3);
-  Model model({.input = 12, .hidden = {8}, .latent = 3}, rng);
+  Model model = Model::mlp({.input = 12, .hidden = {8}, .latent = 3}, rng);
   Adam<float> opt(model.parameters(), {.lr = lr});
   DivergenceGuard guard({.lr = lr});
   Tape<float> t;
@@ -63,10 +63,11 @@ void train(double lr, const Mf& x) {
 TEST_CASE("every careless input through the API ends in a latent::Error that names it", "[errors][table]") {
   latent_test::TempDir dir;
   Rng rng(7);
-  Vae<float> vae({.input = 12, .hidden = {8}, .latent = 3}, rng);
-  Vae<float> cvae({.input = 12, .hidden = {8}, .latent = 3, .classes = 4}, rng);
-  Autoencoder<float> ae({.input = 12, .hidden = {8}, .latent = 3}, rng);
-  Autoencoder<float> gae({.input = 12, .hidden = {8}, .latent = 3, .likelihood = Likelihood::gaussian}, rng);
+  auto vae = Vae<float>::mlp({.input = 12, .hidden = {8}, .latent = 3}, rng);
+  auto cvae = Vae<float>::mlp({.input = 12, .hidden = {8}, .latent = 3, .classes = 4}, rng);
+  auto ae = Autoencoder<float>::mlp({.input = 12, .hidden = {8}, .latent = 3}, rng);
+  auto gae =
+      Autoencoder<float>::mlp({.input = 12, .hidden = {8}, .latent = 3, .likelihood = Likelihood::gaussian}, rng);
   Tape<float> t;
   const Mf x = uniform(12, 5), z = uniform(3, 5);
   const Mf labels = one_hot<float>(std::vector<int>{0, 1, 2, 3, 0}, 4);
@@ -87,20 +88,20 @@ TEST_CASE("every careless input through the API ends in a latent::Error that nam
 
   const std::vector<BadInput> table = {
       // --- the VAE: options
-      {"Vae input -5", [&] { return Vae<float>({.input = -5}, rng); }, "input must be at least 1, got -5"},
-      {"Vae input 0", [&] { return Vae<float>({.input = 0}, rng); }, "input must be at least 1, got 0"},
-      {"Vae hidden {-3}", [&] { Vae<float>({.hidden = {-3}}, rng); }, "hidden[0] must be at least 1"},
+      {"Vae input -5", [&] { return Vae<float>::mlp({.input = -5}, rng); }, "input must be at least 1, got -5"},
+      {"Vae input 0", [&] { return Vae<float>::mlp({.input = 0}, rng); }, "input must be at least 1, got 0"},
+      {"Vae hidden {-3}", [&] { Vae<float>::mlp({.hidden = {-3}}, rng); }, "hidden[0] must be at least 1"},
       {"Vae hidden {400, 0}",
        [&] {
-         Vae<float>({.hidden = {400, 0}}, rng);
+         Vae<float>::mlp({.hidden = {400, 0}}, rng);
        },
        "hidden[1]"},
-      {"Vae latent -1", [&] { return Vae<float>({.latent = -1}, rng); }, "latent must be at least 1"},
-      {"Vae classes -1", [&] { return Vae<float>({.classes = -1}, rng); }, "classes must be at least 0"},
-      {"Vae sigma 0", [&] { return Vae<float>({.likelihood = Likelihood::gaussian, .sigma = 0}, rng); },
+      {"Vae latent -1", [&] { return Vae<float>::mlp({.latent = -1}, rng); }, "latent must be at least 1"},
+      {"Vae classes -1", [&] { return Vae<float>::mlp({.classes = -1}, rng); }, "classes must be at least 0"},
+      {"Vae sigma 0", [&] { return Vae<float>::mlp({.likelihood = Likelihood::gaussian, .sigma = 0}, rng); },
        "sigma must be positive"},
-      {"Vae sigma -1", [&] { return Vae<float>({.sigma = -1}, rng); }, "sigma must be positive"},
-      {"Vae sigma NaN", [&] { return Vae<float>({.sigma = not_a_number}, rng); }, "sigma must be positive"},
+      {"Vae sigma -1", [&] { return Vae<float>::mlp({.sigma = -1}, rng); }, "sigma must be positive"},
+      {"Vae sigma NaN", [&] { return Vae<float>::mlp({.sigma = not_a_number}, rng); }, "sigma must be positive"},
       // --- the VAE: batches on a tape
       {"elbo 13 rows", [&] { return elbo(uniform(13, 5)); }, "elbo: x is 13x5 but the model reads 12 features"},
       {"elbo 0 columns", [&] { return elbo(Mf(12, 0)); }, "an empty batch"},
@@ -152,35 +153,37 @@ TEST_CASE("every careless input through the API ends in a latent::Error that nam
       {"one_hot classes 0", [&] { return one_hot<float>(std::vector<int>{0}, 0); }, "classes must be at least 1"},
       {"one_hot label -1", [&] { return one_hot<float>(std::vector<int>{-1}, 3); }, "label -1 at 0 is outside 0..2"},
       // --- the autoencoder
-      {"Autoencoder input -5", [&] { return Autoencoder<float>({.input = -5}, rng); },
+      {"Autoencoder input -5", [&] { return Autoencoder<float>::mlp({.input = -5}, rng); },
        "Autoencoder: input must be at least 1"},
-      {"Autoencoder hidden {-3}", [&] { Autoencoder<float>({.hidden = {-3}}, rng); },
+      {"Autoencoder hidden {-3}", [&] { Autoencoder<float>::mlp({.hidden = {-3}}, rng); },
        "hidden[0] must be at least 1, got -3"},
-      {"Autoencoder latent 0", [&] { return Autoencoder<float>({.latent = 0}, rng); }, "latent must be at least 1"},
-      {"Autoencoder decoder_hidden {-1}", [&] { Autoencoder<float>({.decoder_hidden = std::vector<Index>{-1}}, rng); },
-       "decoder_hidden[0]"},
-      {"Autoencoder lambda -1", [&] { return Autoencoder<float>({.lambda = -1}, rng); }, "lambda=-1"},
-      {"Autoencoder contractive NaN", [&] { return Autoencoder<float>({.contractive = not_a_number}, rng); },
+      {"Autoencoder latent 0", [&] { return Autoencoder<float>::mlp({.latent = 0}, rng); },
+       "latent must be at least 1"},
+      {"Autoencoder decoder_hidden {-1}",
+       [&] { Autoencoder<float>::mlp({.decoder_hidden = std::vector<Index>{-1}}, rng); }, "decoder_hidden[0]"},
+      {"Autoencoder lambda -1", [&] { return Autoencoder<float>::mlp({.lambda = -1}, rng); }, "lambda=-1"},
+      {"Autoencoder contractive NaN", [&] { return Autoencoder<float>::mlp({.contractive = not_a_number}, rng); },
        "penalty weights must be >= 0"},
       {"kl_sparsity without sigmoid codes",
-       [&] { return Autoencoder<float>({.penalty = CodePenalty::kl_sparsity}, rng); }, "needs sigmoid codes"},
+       [&] { return Autoencoder<float>::mlp({.penalty = CodePenalty::kl_sparsity}, rng); }, "needs sigmoid codes"},
       {"kl_sparsity rho 0",
        [&] {
-         return Autoencoder<float>(
+         return Autoencoder<float>::mlp(
              {.code_activation = Activation::sigmoid, .penalty = CodePenalty::kl_sparsity, .rho = 0}, rng);
        },
        "rho in (0, 1)"},
       {"masking p 1.5",
        [&] {
-         Autoencoder<float>({.corruption = {Noise::masking, 1.5}}, rng);
+         Autoencoder<float>::mlp({.corruption = {Noise::masking, 1.5}}, rng);
        },
        "p in [0, 1], got 1.5"},
       {"gaussian noise sigma -0.1",
        [&] {
-         Autoencoder<float>({.corruption = {Noise::gaussian, -0.1}}, rng);
+         Autoencoder<float>::mlp({.corruption = {Noise::gaussian, -0.1}}, rng);
        },
        "sigma >= 0"},
-      {"contractive on two layers", [&] { return Autoencoder<float>({.contractive = 0.1}, rng); }, "one-layer encoder"},
+      {"contractive on two layers", [&] { return Autoencoder<float>::mlp({.contractive = 0.1}, rng); },
+       "one-layer encoder"},
       {"loss 13 rows", [&] { return ae_loss(ae, uniform(13, 5)); }, "loss: x is 13x5 but the model reads 12 features"},
       {"loss 0 columns", [&] { return ae_loss(ae, Mf(12, 0)); }, "an empty batch"},
       {"loss pixels 0..255", [&] { return ae_loss(ae, x * 255); }, "bernoulli likelihood needs targets in [0, 1]"},
@@ -219,9 +222,9 @@ TEST_CASE("every careless input through the API ends in a latent::Error that nam
        },
        "sizes[1] must be at least 1"},
       {"Parameter -1 x 2", [] { return Parameter<float>("w", -1, 2); }, "w: rows must be at least 0"},
-      {"Decoder output 0", [&] { return Decoder<float>({.latent = 2, .output = 0}, rng); },
+      {"Decoder output 0", [&] { return Decoder<float>::mlp({.latent = 2, .output = 0}, rng); },
        "Decoder: output must be at least 1"},
-      {"GaussianEncoder input -1", [&] { return GaussianEncoder<float>({.input = -1, .latent = 2}, rng); },
+      {"GaussianEncoder input -1", [&] { return GaussianEncoder<float>::mlp({.input = -1, .latent = 2}, rng); },
        "GaussianEncoder: input"},
       {"bce_with_logits target 2", [&] { return losses::bce_with_logits(t.constant(z), t.constant(with(z, 0, 0, 2))); },
        "x(0, 0) = 2"},

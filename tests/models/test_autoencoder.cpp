@@ -74,7 +74,7 @@ TEST_CASE("every autoencoder variant's loss passes grad_check", "[models][autoen
   };
   Rng init(5);
   for (const Case& c : cases) {
-    Autoencoder<double> ae(c.options, init);
+    auto ae = Autoencoder<double>::mlp(c.options, init);
     const Md x = random(6, 4, init, latent_test::Domain::unit_interval);
     const auto loss = [&](Tape<double>& t) {
       Rng rng(42);  // the same corruption on every evaluation
@@ -89,7 +89,8 @@ TEST_CASE("every autoencoder variant's loss passes grad_check", "[models][autoen
 TEST_CASE("the contractive penalty is the squared Frobenius norm of the encoder's Jacobian", "[models][autoencoder]") {
   for (Activation s : {Activation::sigmoid, Activation::tanh, Activation::identity}) {
     Rng rng(9);
-    Autoencoder<double> ae({.input = 5, .hidden = {}, .latent = 3, .code_activation = s, .contractive = 1}, rng);
+    auto ae =
+        Autoencoder<double>::mlp({.input = 5, .hidden = {}, .latent = 3, .code_activation = s, .contractive = 1}, rng);
     const Md x = random(5, 4, rng);
     Tape<double> tape;
     const Md penalty =
@@ -113,13 +114,13 @@ TEST_CASE("the contractive penalty is the squared Frobenius norm of the encoder'
 
 TEST_CASE("loss terms: total = reconstruction + weighted penalty, in per-example units", "[models][autoencoder]") {
   Rng rng(11);
-  Autoencoder<double> ae({.input = 6,
-                          .hidden = {5},
-                          .latent = 2,
-                          .likelihood = Likelihood::gaussian,
-                          .penalty = CodePenalty::l2,
-                          .lambda = 0.25},
-                         rng);
+  auto ae = Autoencoder<double>::mlp({.input = 6,
+                                      .hidden = {5},
+                                      .latent = 2,
+                                      .likelihood = Likelihood::gaussian,
+                                      .penalty = CodePenalty::l2,
+                                      .lambda = 0.25},
+                                     rng);
   const Md x = random(6, 7, rng, latent_test::Domain::unit_interval);
   Tape<double> tape;
   const auto l = ae.loss(tape, tape.constant(x), rng);
@@ -128,7 +129,7 @@ TEST_CASE("loss terms: total = reconstruction + weighted penalty, in per-example
   CHECK(l.penalty.item() == Approx(0.25 * ae.encode(x).squaredNorm() / 7).epsilon(1e-12));
   CHECK(l.total.item() == Approx(l.reconstruction.item() + l.penalty.item()).epsilon(1e-12));
 
-  Autoencoder<double> plain({.input = 6, .hidden = {5}, .latent = 2}, rng);
+  auto plain = Autoencoder<double>::mlp({.input = 6, .hidden = {5}, .latent = 2}, rng);
   tape.clear();
   const auto p = plain.loss(tape, tape.constant(x), rng);
   CHECK(p.penalty.item() == 0);
@@ -138,7 +139,8 @@ TEST_CASE("loss terms: total = reconstruction + weighted penalty, in per-example
 TEST_CASE("denoising: fresh noise every training step, clean targets, no noise in eval mode", "[models][autoencoder]") {
   Rng init(13);
   const Md x = random(6, 8, init, latent_test::Domain::unit_interval);
-  Autoencoder<double> ae({.input = 6, .hidden = {5}, .latent = 2, .corruption = {Noise::masking, 0.5}}, init);
+  auto ae =
+      Autoencoder<double>::mlp({.input = 6, .hidden = {5}, .latent = 2, .corruption = {Noise::masking, 0.5}}, init);
   Tape<double> tape;
   Rng rng(1);
   const double first = ae.loss(tape, tape.constant(x), rng).total.item();
@@ -210,7 +212,7 @@ TEST_CASE("on the same corrupted inputs, a denoising AE reconstructs the clean d
 
   const auto fit = [&](Corruption corruption) {
     Rng init(3);
-    Autoencoder<double> ae(
+    auto ae = Autoencoder<double>::mlp(
         {.input = F, .hidden = {32}, .latent = 8, .likelihood = Likelihood::gaussian, .corruption = corruption}, init);
     Adam<double> opt(ae.parameters(), {.lr = 3e-3});
     Tape<double> tape;
@@ -233,7 +235,7 @@ TEST_CASE("on the same corrupted inputs, a denoising AE reconstructs the clean d
 
 TEST_CASE("matrix encode/decode/reconstruct agree with the tape and cover every chunk", "[models][autoencoder]") {
   Rng rng(23);
-  Autoencoder<float> ae({.input = 4, .hidden = {3}, .latent = 2}, rng);
+  auto ae = Autoencoder<float>::mlp({.input = 4, .hidden = {3}, .latent = 2}, rng);
   latent::Matrix<float> x(4, 2500);  // more columns than one scratch-tape chunk
   rng.fill_uniform(x);
   const latent::Matrix<float> z = ae.encode(x);
@@ -257,7 +259,7 @@ TEST_CASE("matrix encode/decode/reconstruct agree with the tape and cover every 
 
 TEST_CASE("autoencoder misuse is refused with a clear message", "[models][autoencoder]") {
   Rng rng(29);
-  Autoencoder<double> ae({.input = 6, .hidden = {5}, .latent = 3}, rng);
+  auto ae = Autoencoder<double>::mlp({.input = 6, .hidden = {5}, .latent = 3}, rng);
   Tape<double> tape;
   CHECK_THROWS_AS(ae.loss(tape, tape.constant(Md::Zero(5, 2)), rng), ShapeError);
   CHECK_THROWS_WITH(ae.loss(tape, tape.constant(Md::Zero(5, 2)), rng),
@@ -265,18 +267,18 @@ TEST_CASE("autoencoder misuse is refused with a clear message", "[models][autoen
   CHECK_THROWS_WITH(ae.decode(tape, tape.constant(Md::Zero(4, 2))), Contains("z is 4x2") && Contains("3 dimensions"));
   CHECK_THROWS_AS(ae.encode(Md::Zero(7, 1)), ShapeError);
 
-  CHECK_THROWS_WITH((Autoencoder<double>({.input = 6, .hidden = {5}, .latent = 3, .contractive = 0.1}, rng)),
+  CHECK_THROWS_WITH((Autoencoder<double>::mlp({.input = 6, .hidden = {5}, .latent = 3, .contractive = 0.1}, rng)),
                     Contains("one-layer encoder") && Contains("2 layers"));
   CHECK_THROWS_WITH(
-      (Autoencoder<double>(
+      (Autoencoder<double>::mlp(
           {.input = 6, .hidden = {}, .latent = 3, .code_activation = Activation::relu, .contractive = 0.1}, rng)),
       Contains("not relu"));
   CHECK_THROWS_WITH(
-      (Autoencoder<double>({.input = 6, .latent = 3, .penalty = CodePenalty::kl_sparsity, .lambda = 1}, rng)),
+      (Autoencoder<double>::mlp({.input = 6, .latent = 3, .penalty = CodePenalty::kl_sparsity, .lambda = 1}, rng)),
       Contains("needs sigmoid codes"));
-  CHECK_THROWS_WITH((Autoencoder<double>({.input = 6, .latent = 3, .corruption = {Noise::masking, 1.5}}, rng)),
+  CHECK_THROWS_WITH((Autoencoder<double>::mlp({.input = 6, .latent = 3, .corruption = {Noise::masking, 1.5}}, rng)),
                     Contains("p in [0, 1]"));
-  CHECK_THROWS_AS((Autoencoder<double>({.input = 6, .latent = 3, .lambda = -1}, rng)), NumericError);
+  CHECK_THROWS_AS((Autoencoder<double>::mlp({.input = 6, .latent = 3, .lambda = -1}, rng)), NumericError);
   CHECK_THROWS_WITH(parse_noise("pink"), Contains("unknown noise 'pink'"));
   CHECK(parse_noise("salt_and_pepper") == Noise::salt_and_pepper);
   CHECK(parse_code_penalty("kl_sparsity") == CodePenalty::kl_sparsity);
@@ -290,7 +292,7 @@ class SkipEncoder : public Module<S> {
  public:
   SkipEncoder(Index in, Index hidden, Index code, Rng& rng)
       : inner_(in, hidden, rng), outer_(hidden, code, rng), code_(code) {}
-  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     return outer_.forward(tape, tanh(inner_.forward(tape, x))) + slice_rows(x, 0, code_);
   }
 

@@ -38,22 +38,24 @@ std::string error_of(F&& f) {
 
 TEST_CASE("negative or zero sizes are refused by the option's name, not as bad_alloc", "[models][guards]") {
   Rng rng(1);
-  CHECK_THROWS_WITH((Vae<float>({.input = -5}, rng)), Contains("Vae: input must be at least 1, got -5"));
-  CHECK_THROWS_WITH((Vae<float>({.hidden = {400, -3}}, rng)), Contains("Vae: hidden[1] must be at least 1, got -3"));
-  CHECK_THROWS_WITH((Vae<float>({.latent = 0}, rng)), Contains("latent must be at least 1, got 0"));
-  CHECK_THROWS_WITH((Vae<float>({.classes = -2}, rng)), Contains("classes must be at least 0"));
-  CHECK_THROWS_WITH((Autoencoder<float>({.input = -5}, rng)), Contains("Autoencoder: input must be at least 1"));
-  CHECK_THROWS_WITH((Autoencoder<float>({.hidden = {-3}}, rng)), Contains("Autoencoder: hidden[0]"));
-  CHECK_THROWS_WITH((Autoencoder<float>({.decoder_hidden = std::vector<Index>{7, -1}}, rng)),
+  CHECK_THROWS_WITH((Vae<float>::mlp({.input = -5}, rng)), Contains("Vae: input must be at least 1, got -5"));
+  CHECK_THROWS_WITH((Vae<float>::mlp({.hidden = {400, -3}}, rng)),
+                    Contains("Vae: hidden[1] must be at least 1, got -3"));
+  CHECK_THROWS_WITH((Vae<float>::mlp({.latent = 0}, rng)), Contains("latent must be at least 1, got 0"));
+  CHECK_THROWS_WITH((Vae<float>::mlp({.classes = -2}, rng)), Contains("classes must be at least 0"));
+  CHECK_THROWS_WITH((Autoencoder<float>::mlp({.input = -5}, rng)), Contains("Autoencoder: input must be at least 1"));
+  CHECK_THROWS_WITH((Autoencoder<float>::mlp({.hidden = {-3}}, rng)), Contains("Autoencoder: hidden[0]"));
+  CHECK_THROWS_WITH((Autoencoder<float>::mlp({.decoder_hidden = std::vector<Index>{7, -1}}, rng)),
                     Contains("decoder_hidden[1]"));
   CHECK_THROWS_WITH((Linear<float>(-1, 3, rng)), Contains("Linear: in must be at least 1, got -1"));
   CHECK_THROWS_WITH((Mlp<float>({.sizes = {4, -2, 3}}, rng)), Contains("Mlp: sizes[1]"));
-  CHECK_THROWS_WITH((Decoder<float>({.latent = 2, .output = -4}, rng)), Contains("Decoder: output"));
-  CHECK_THROWS_WITH((GaussianEncoder<float>({.input = 3, .latent = -1}, rng)), Contains("GaussianEncoder: latent"));
+  CHECK_THROWS_WITH((Decoder<float>::mlp({.latent = 2, .output = -4}, rng)), Contains("Decoder: output"));
+  CHECK_THROWS_WITH((GaussianEncoder<float>::mlp({.input = 3, .latent = -1}, rng)),
+                    Contains("GaussianEncoder: latent"));
   CHECK_THROWS_WITH((Parameter<float>("w", -1, 2)), Contains("w: rows must be at least 0"));
   CHECK_THROWS_WITH(one_hot<float>(std::vector<int>{0}, -1), Contains("one_hot: classes"));
 
-  Vae<float> vae({.input = 16, .hidden = {8}, .latent = 2}, rng);
+  auto vae = Vae<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
   CHECK_THROWS_AS(vae.sample(-5, rng), ShapeError);
   CHECK_THROWS_WITH(vae.sample(-5, rng), Contains("sample: n must be at least 0, got -5"));
   CHECK(vae.sample(0, rng).cols() == 0);
@@ -64,8 +66,8 @@ TEST_CASE("negative or zero sizes are refused by the option's name, not as bad_a
 
 TEST_CASE("an empty batch is its own error, and log_likelihood/active_units refuse 0 columns", "[models][guards]") {
   Rng rng(2);
-  Vae<float> vae({.input = 16, .hidden = {8}, .latent = 2}, rng);
-  Autoencoder<float> ae({.input = 16, .hidden = {8}, .latent = 2}, rng);
+  auto vae = Vae<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
+  auto ae = Autoencoder<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
   Tape<float> t;
   const Mf empty(16, 0);
   CHECK_THROWS_AS(vae.elbo(t, t.constant(empty), rng), ShapeError);
@@ -82,8 +84,8 @@ TEST_CASE("an empty batch is its own error, and log_likelihood/active_units refu
 
 TEST_CASE("wrong row counts are named at the model, with its input size", "[models][guards]") {
   Rng rng(3);
-  Vae<float> vae({.input = 64, .hidden = {32}, .latent = 4}, rng);
-  Autoencoder<float> ae({.input = 64, .hidden = {32}, .latent = 4}, rng);
+  auto vae = Vae<float>::mlp({.input = 64, .hidden = {32}, .latent = 4}, rng);
+  auto ae = Autoencoder<float>::mlp({.input = 64, .hidden = {32}, .latent = 4}, rng);
   const Mf x = pixels(rng, 65, 3), z = pixels(rng, 5, 3);
   const std::string wrong = ": x is 65x3 but the model reads 64 features (one example per column)";
   CHECK(error_of([&] { vae.encode(x); }) == "encode" + wrong);
@@ -93,15 +95,15 @@ TEST_CASE("wrong row counts are named at the model, with its input size", "[mode
   CHECK(error_of([&] { ae.encode(x); }) == "encode" + wrong);
   CHECK(error_of([&] { ae.reconstruct(x); }) == "reconstruct" + wrong);
   CHECK_THROWS_WITH(ae.decode(z), Contains("decode: z is 5x3 but the model reads 4 dimensions of z"));
-  Vae<float> cvae({.input = 64, .hidden = {32}, .latent = 4, .classes = 3}, rng);
+  auto cvae = Vae<float>::mlp({.input = 64, .hidden = {32}, .latent = 4, .classes = 3}, rng);
   CHECK_THROWS_WITH(cvae.encode(pixels(rng, 64, 3), Mf::Zero(2, 3)), Contains("encode: labels are 2x3"));
   CHECK_THROWS_WITH(cvae.encode(pixels(rng, 64, 3)), Contains("encode: a conditional VAE needs labels"));
 }
 
 TEST_CASE("Bernoulli targets outside [0, 1] are refused with the value, its place and the fix", "[models][guards]") {
   Rng rng(4);
-  Vae<float> vae({.input = 16, .hidden = {8}, .latent = 2}, rng);
-  Autoencoder<float> ae({.input = 16, .hidden = {8}, .latent = 2}, rng);
+  auto vae = Vae<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
+  auto ae = Autoencoder<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
   Tape<float> t;
   Mf x = pixels(rng);
   x(3, 5) = 16;  // pixels 0..16
@@ -121,7 +123,7 @@ TEST_CASE("Bernoulli targets outside [0, 1] are refused with the value, its plac
   // The fix the message names works, and a Gaussian model reads any finite data.
   x(3, 5) = 16;
   CHECK_NOTHROW(vae.elbo(t, t.constant(to_unit(x)), rng));
-  Vae<float> gaussian({.input = 16, .hidden = {8}, .latent = 2, .likelihood = Likelihood::gaussian}, rng);
+  auto gaussian = Vae<float>::mlp({.input = 16, .hidden = {8}, .latent = 2, .likelihood = Likelihood::gaussian}, rng);
   CHECK_NOTHROW(gaussian.elbo(t, t.constant(x), rng));
   // The edges 0 and 1 are fine.
   CHECK_NOTHROW(vae.elbo(t, t.constant(Mf::Zero(16, 2)), rng));
@@ -132,7 +134,7 @@ TEST_CASE("the autoencoder stops on NaN data or a learning rate that overflows i
           "[models][guards]") {
   Rng rng(5);
   Tape<float> t;
-  Autoencoder<float> ae({.input = 16, .hidden = {8}, .latent = 2, .likelihood = Likelihood::gaussian}, rng);
+  auto ae = Autoencoder<float>::mlp({.input = 16, .hidden = {8}, .latent = 2, .likelihood = Likelihood::gaussian}, rng);
   Mf x = pixels(rng);
   x(2, 2) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_AS(ae.loss(t, t.constant(x), rng), NumericError);
@@ -140,8 +142,8 @@ TEST_CASE("the autoencoder stops on NaN data or a learning rate that overflows i
 
   for (const bool vae_model : {false, true}) {
     INFO((vae_model ? "vae" : "autoencoder"));
-    Vae<float> vae({.input = 16, .hidden = {8}, .latent = 2}, rng);
-    Autoencoder<float> ae2({.input = 16, .hidden = {8}, .latent = 2}, rng);
+    auto vae = Vae<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
+    auto ae2 = Autoencoder<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
     Module<float>& model = vae_model ? static_cast<Module<float>&>(vae) : ae2;
     // An infinite rate is refused by the optimizer; 1e30 is finite and overflows the weights.
     CHECK_THROWS_AS(Adam<float>(model.parameters(), {.lr = std::numeric_limits<double>::infinity()}), NumericError);
@@ -181,7 +183,7 @@ TEST_CASE("a loss that grows by orders of magnitude is stopped, naming the learn
   // The real thing: Adam at lr 1e3 on the autoencoder, and the guard in the loop.
   for (const double lr : {1e3, 1e8}) {
     Rng rng(6);
-    Autoencoder<float> ae({.input = 16, .hidden = {8}, .latent = 2}, rng);
+    auto ae = Autoencoder<float>::mlp({.input = 16, .hidden = {8}, .latent = 2}, rng);
     Adam<float> opt(ae.parameters(), {.lr = lr});
     DivergenceGuard watch({.lr = lr});
     const Mf batch = pixels(rng);

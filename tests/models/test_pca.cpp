@@ -94,7 +94,7 @@ TEST_CASE("a linear autoencoder trained with squared error spans the principal s
   const Pca<double> pca(x, k);
   CHECK(largest_principal_angle(pca.components(), principal) < 1e-6);  // acos resolves ~1e-8 near 0
 
-  Autoencoder<double> ae(
+  auto ae = Autoencoder<double>::mlp(
       {.input = 8, .hidden = {}, .latent = k, .activation = Activation::identity, .likelihood = Likelihood::gaussian},
       rng);
   Adam<double> opt(ae.parameters(), {.lr = 1e-2});

@@ -74,7 +74,7 @@ TEST_CASE("the full VAE loss passes grad_check with fixed eps", "[models][vae][g
   };
   Rng init(3);
   for (const Case& c : cases) {
-    Vae<double> vae(c.options, init);
+    auto vae = Vae<double>::mlp(c.options, init);
     const Md x = random(6, 4, init, latent_test::Domain::unit_interval);
     const std::vector<int> labels = {0, 2, 1, 2};
     const Md y = one_hot<double>(labels, 3);
@@ -103,7 +103,7 @@ TEST_CASE("the full VAE loss passes grad_check with fixed eps", "[models][vae][g
 
 TEST_CASE("ELBO terms: KL in closed form, total = recon + beta KL, free bits raise only the total", "[models][vae]") {
   Rng rng(5);
-  Vae<double> vae({.input = 8, .hidden = {6}, .latent = 4}, rng);
+  auto vae = Vae<double>::mlp({.input = 8, .hidden = {6}, .latent = 4}, rng);
   const Md x = random(8, 10, rng, latent_test::Domain::unit_interval);
   Tape<double> t;
   Rng a(1), b(1);
@@ -119,8 +119,8 @@ TEST_CASE("ELBO terms: KL in closed form, total = recon + beta KL, free bits rai
 
 TEST_CASE("VAE misuse is refused with a clear message", "[models][vae]") {
   Rng rng(6);
-  Vae<float> vae({.input = 5, .hidden = {4}, .latent = 2}, rng);
-  Vae<float> cvae({.input = 5, .hidden = {4}, .latent = 2, .classes = 3}, rng);
+  auto vae = Vae<float>::mlp({.input = 5, .hidden = {4}, .latent = 2}, rng);
+  auto cvae = Vae<float>::mlp({.input = 5, .hidden = {4}, .latent = 2, .classes = 3}, rng);
   Tape<float> t;
   CHECK_THROWS_WITH(vae.elbo(t, t.constant(Eigen::MatrixXf::Zero(6, 2)), rng),
                     Contains("elbo: x is 6x2 but the model reads 5"));
@@ -131,7 +131,7 @@ TEST_CASE("VAE misuse is refused with a clear message", "[models][vae]") {
 
 TEST_CASE("sampling, reconstruction and interpolation have the promised shapes and ends", "[models][vae]") {
   Rng rng(8);
-  Vae<float> vae({.input = 12, .hidden = {8}, .latent = 3, .classes = 2}, rng);
+  auto vae = Vae<float>::mlp({.input = 12, .hidden = {8}, .latent = 3, .classes = 2}, rng);
   const Eigen::MatrixXf s = vae.sample(5, rng, 1);
   CHECK(s.rows() == 12);
   CHECK(s.cols() == 5);
@@ -155,7 +155,8 @@ TEST_CASE("linear-Gaussian VAE: ELBO <= IWAE(10) <= IWAE(100) <= exact log p(x)"
   // so a diagonal q leaves a gap that importance weighting closes step by step.
   LinearGaussian truth{random(5, 2, rng), random(5, 1, rng), 0.5};
   const Md x = truth.sample(400, rng);
-  Vae<double> vae({.input = 5, .hidden = {}, .latent = 2, .likelihood = Likelihood::gaussian, .sigma = 0.5}, rng);
+  auto vae =
+      Vae<double>::mlp({.input = 5, .hidden = {}, .latent = 2, .likelihood = Likelihood::gaussian, .sigma = 0.5}, rng);
   Tape<double> t;
   Adam<double> opt(vae.parameters(), {.lr = 0.01});
   for (int step = 0; step < 3000; ++step) {
@@ -186,7 +187,7 @@ template <class S>
 class ResidualTanh : public Module<S> {
  public:
   ResidualTanh(Index width, Rng& rng) : layer_(width, width, rng) {}
-  Var<S> forward(Tape<S>& tape, Var<S> x) override { return x + tanh(layer_.forward(tape, x)); }
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override { return x + tanh(layer_.forward(tape, x)); }
 
  protected:
   void visit_children(const typename Module<S>::ChildVisitor& f) override { f("layer", layer_); }
@@ -200,7 +201,7 @@ template <class S>
 class UpResidual : public Module<S> {
  public:
   UpResidual(Index in, Index out, Rng& rng) : up_(in, out, rng), block_(out, rng) {}
-  Var<S> forward(Tape<S>& tape, Var<S> z) override { return block_.forward(tape, up_.forward(tape, z)); }
+  Var<S> forward(Tape<S>& tape, Var<S> z) const override { return block_.forward(tape, up_.forward(tape, z)); }
 
  protected:
   void visit_children(const typename Module<S>::ChildVisitor& f) override {
@@ -221,7 +222,7 @@ TEST_CASE("a Vae composed from user-written modules lists their parameters, pass
   GaussianEncoder<double> encoder(ResidualTanh<double>(F, rng), {.input = F, .latent = D}, rng);
   Decoder<double> decoder(UpResidual<double>(D, F, rng),
                           {.likelihood = Likelihood::gaussian, .learn_variance = true, .features = F});
-  Vae<double> vae(std::move(encoder), std::move(decoder), F, rng);
+  Vae<double> vae(std::move(encoder), std::move(decoder), F);
 
   std::vector<std::string> names;
   for (const auto& [name, p] : vae.named_parameters()) names.push_back(name);

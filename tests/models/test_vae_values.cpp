@@ -62,7 +62,7 @@ void spread(Vae<double>& vae) {
 
 TEST_CASE("log_weights are log p(x | z) + log p(z) - log q(z | x), computed by hand", "[models][vae]") {
   Rng rng(31);
-  Vae<double> vae(small(), rng);
+  auto vae = Vae<double>::mlp(small(), rng);
   spread(vae);
   const Md x = random(7, 5, rng, latent_test::Domain::unit_interval);
   const Index k = 3;
@@ -89,7 +89,7 @@ TEST_CASE("log_weights are log p(x | z) + log p(z) - log q(z | x), computed by h
 TEST_CASE("iwae is minus the mean over examples of the log-mean-exp of the log weights (with -log k)",
           "[models][vae]") {
   Rng rng(32);
-  Vae<double> vae(small(), rng);
+  auto vae = Vae<double>::mlp(small(), rng);
   spread(vae);
   const Md x = random(7, 4, rng, latent_test::Domain::unit_interval);
   for (Index k : {1, 2, 7}) {
@@ -109,7 +109,7 @@ TEST_CASE("iwae is minus the mean over examples of the log-mean-exp of the log w
 
 TEST_CASE("ELBO with L samples: recon is the mean of -log p(x | z) over all B L draws", "[models][vae]") {
   Rng rng(33);
-  Vae<double> vae(small(), rng);
+  auto vae = Vae<double>::mlp(small(), rng);
   spread(vae);
   const Index B = 5;
   const Md x = random(7, B, rng, latent_test::Domain::unit_interval);
@@ -130,7 +130,7 @@ TEST_CASE("ELBO with L samples: recon is the mean of -log p(x | z) over all B L 
 
 TEST_CASE("free bits clamp each dimension's batch-mean KL, not the total and not each example", "[models][vae]") {
   Rng rng(34);
-  Vae<double> vae(small(), rng);
+  auto vae = Vae<double>::mlp(small(), rng);
   spread(vae);
   const Index B = 6;
   const Md x = random(7, B, rng, latent_test::Domain::unit_interval);
@@ -161,7 +161,7 @@ TEST_CASE("free bits clamp each dimension's batch-mean KL, not the total and not
 
 TEST_CASE("reconstruct decodes one draw z = mu + sigma eps from the caller's Rng, not the mean", "[models][vae]") {
   Rng rng(35);
-  Vae<double> vae(small(), rng);
+  auto vae = Vae<double>::mlp(small(), rng);
   spread(vae);
   const Md x = random(7, 5, rng, latent_test::Domain::unit_interval);
   Rng r(21);
@@ -174,7 +174,8 @@ TEST_CASE("reconstruct decodes one draw z = mu + sigma eps from the caller's Rng
 
 TEST_CASE("a conditional sample decodes z ~ N(0, I) beside the one-hot label it was given", "[models][vae]") {
   Rng rng(36);
-  Vae<double> vae({.input = 7, .hidden = {6}, .latent = 3, .activation = Activation::tanh, .classes = 3}, rng);
+  auto vae =
+      Vae<double>::mlp({.input = 7, .hidden = {6}, .latent = 3, .activation = Activation::tanh, .classes = 3}, rng);
   for (int label : {0, 2}) {
     Rng r(22), same(22);
     const Md s = vae.sample(4, r, label);
@@ -191,7 +192,7 @@ TEST_CASE("a conditional sample decodes z ~ N(0, I) beside the one-hot label it 
 
 TEST_CASE("interpolation: linear steps evenly, spherical follows slerp, at every interior step", "[models][vae]") {
   Rng rng(37);
-  Vae<double> vae(small(), rng);
+  auto vae = Vae<double>::mlp(small(), rng);
   Eigen::VectorXd a(4), b(4);
   a << 1.5, -0.5, 0.2, 1.0;
   b << -0.3, 1.2, 0.8, -1.1;
@@ -212,7 +213,7 @@ TEST_CASE("interpolation: linear steps evenly, spherical follows slerp, at every
 TEST_CASE("active_units counts latent dimensions whose posterior mean varies by more than the threshold",
           "[models][vae]") {
   Rng rng(38);
-  Vae<double> vae({.input = 7, .hidden = {}, .latent = 4}, rng);
+  auto vae = Vae<double>::mlp({.input = 7, .hidden = {}, .latent = 4}, rng);
   // The head is linear from x to [mu; logvar]: zero the mu rows of dimensions 1 and 3 (mu
   // constant over the data: inactive), scale up those of 0 and 2.
   Parameter<double>* weight = nullptr;
@@ -241,7 +242,7 @@ TEST_CASE("active_units counts latent dimensions whose posterior mean varies by 
 TEST_CASE("a NaN in the ELBO or the IWAE bound is a NumericError naming the term", "[models][vae]") {
   Rng rng(39);
   // Gaussian likelihood: the targets are not range-checked, so the NaN reaches the bound.
-  Vae<double> vae({.input = 7, .hidden = {6}, .latent = 3, .likelihood = Likelihood::gaussian}, rng);
+  auto vae = Vae<double>::mlp({.input = 7, .hidden = {6}, .latent = 3, .likelihood = Likelihood::gaussian}, rng);
   Md x = random(7, 4, rng);
   x(2, 1) = std::numeric_limits<double>::quiet_NaN();
   Tape<double> t;
@@ -264,7 +265,8 @@ TEST_CASE("log_likelihood in several passes (k = 5000 > max_columns) converges t
   const Index F = 3;
   const double sigma = 0.6;
   Rng rng(40);
-  Vae<double> vae({.input = F, .hidden = {}, .latent = 1, .likelihood = Likelihood::gaussian, .sigma = sigma}, rng);
+  auto vae = Vae<double>::mlp(
+      {.input = F, .hidden = {}, .latent = 1, .likelihood = Likelihood::gaussian, .sigma = sigma}, rng);
   Md w(F, 1), b(F, 1);
   w << 1.0, -0.5, 0.8;
   b << 0.2, 0.1, -0.3;

@@ -170,7 +170,7 @@ long warm_step_allocations(Model& model, Eigen::Index batch, Loss loss) {
 template <class S>
 long warm_vae_step_allocations(Eigen::Index batch) {
   latent::Rng rng(1);
-  latent::Vae<S> vae({}, rng);
+  auto vae = latent::Vae<S>::mlp({}, rng);
   return warm_step_allocations<S>(vae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) {
     return vae.elbo(t, x, r, {.samples = 2}).total;
   });
@@ -179,7 +179,7 @@ long warm_vae_step_allocations(Eigen::Index batch) {
 template <class S>
 long warm_autoencoder_step_allocations(Eigen::Index batch, const latent::AutoencoderOptions& options) {
   latent::Rng rng(1);
-  latent::Autoencoder<S> ae(options, rng);
+  auto ae = latent::Autoencoder<S>::mlp(options, rng);
   return warm_step_allocations<S>(
       ae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) { return ae.loss(t, x, r).total; });
 }

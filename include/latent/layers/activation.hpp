@@ -88,7 +88,7 @@ class ActivationLayer : public Module<S> {
  public:
   /// `param` is the slope of leaky_relu or the alpha of elu; ignored otherwise.
   explicit ActivationLayer(double param = default_activation_param(A)) : param_(S(param)) {}
-  Var<S> forward(Tape<S>&, Var<S> x) override { return activate(A, x, param_); }
+  Var<S> forward(Tape<S>&, Var<S> x) const override { return activate(A, x, param_); }
 
  private:
   S param_;

@@ -31,7 +31,7 @@ class Linear : public Module<S> {
     if (has_bias_) options.bias_init.apply(bias_.value, in, out, rng);
   }
 
-  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     return has_bias_ ? linear(weight_.on(tape), x, bias_.on(tape)) : matmul(weight_.on(tape), x);
   }
 
@@ -41,6 +41,8 @@ class Linear : public Module<S> {
   [[nodiscard]] Index out_features() const noexcept { return weight_.value.rows(); }
   /// W, out x in.
   Parameter<S>& weight() noexcept { return weight_; }
+  /// Read-only `weight()`.
+  const Parameter<S>& weight() const noexcept { return weight_; }
   /// b, out x 1 (empty without bias).
   Parameter<S>& bias() noexcept { return bias_; }
   /// Whether the layer adds a bias.

@@ -30,7 +30,7 @@ class Mlp : public Module<S> {
       layers_.emplace_back(options.sizes[l], options.sizes[l + 1], rng, options.linear);
   }
 
-  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     for (std::size_t l = 0; l < layers_.size(); ++l)
       x = activate(l + 1 < layers_.size() ? hidden_ : output_, layers_[l].forward(tape, x));
     return x;
@@ -40,6 +40,8 @@ class Mlp : public Module<S> {
   [[nodiscard]] std::size_t depth() const noexcept { return layers_.size(); }
   /// The l-th Linear layer.
   Linear<S>& layer(std::size_t l) { return layers_.at(l); }
+  /// Read-only `layer`.
+  const Linear<S>& layer(std::size_t l) const { return layers_.at(l); }
   /// Input width.
   [[nodiscard]] Index in_features() const noexcept { return layers_.front().in_features(); }
   /// Output width.

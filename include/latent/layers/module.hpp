@@ -26,7 +26,10 @@ class Module {
   virtual ~Module() = default;
 
   /// Records the module applied to `x` (`features x batch`) on `tape` and returns the output.
-  virtual Var<S> forward(Tape<S>& tape, Var<S> x) = 0;
+  /// `const`: a module is its parameters, and applying it changes none of them (gradients are
+  /// added into the parameters' accumulators later, by `Tape::backward`). Anything a pass needs,
+  /// such as noise, comes in explicitly or is recorded on the tape.
+  virtual Var<S> forward(Tape<S>& tape, Var<S> x) const = 0;
 
   /// Every trainable parameter, children's included, in a fixed order.
   std::vector<Parameter<S>*> parameters() {

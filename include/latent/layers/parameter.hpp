@@ -35,13 +35,16 @@ struct Parameter {
   /// Read-only `gradient()`.
   const Gradient<S>& gradient() const noexcept { return gradient_; }
 
-  /// This parameter as a leaf of `tape`: read in place, gradient added into `gradient()`.
-  Var<S> on(Tape<S>& tape) { return tape.parameter(value, gradient_); }
+  /// This parameter as a leaf of `tape`: read in place, gradient added into `gradient()` when
+  /// the tape runs backward. `const`, so a `const` forward can record it.
+  Var<S> on(Tape<S>& tape) const { return tape.parameter(value, gradient_); }
   /// Number of scalars in it.
   [[nodiscard]] Index size() const noexcept { return value.size(); }
 
  private:
-  Gradient<S> gradient_;
+  // The accumulator the tape adds into: recording a parameter does not change it, a backward
+  // pass over that tape does (mutable so a const module can hand it to the tape).
+  mutable Gradient<S> gradient_;
 };
 
 }  // namespace latent::inline v0

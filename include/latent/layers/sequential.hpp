@@ -30,7 +30,7 @@ class Sequential : public Module<S> {
     return *this;
   }
 
-  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     for (auto& m : layers_) x = m->forward(tape, x);
     return x;
   }

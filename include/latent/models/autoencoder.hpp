@@ -19,12 +19,13 @@
 #include "latent/models/code_penalty.hpp"
 #include "latent/models/contractive.hpp"
 #include "latent/models/corruption.hpp"
-#include "latent/models/detail/scratch_tape.hpp"
+#include "latent/models/detail/chunks.hpp"
 #include "latent/models/likelihood.hpp"
 
 namespace latent::inline v0 {
 
-/// Options of `Autoencoder`. The defaults are a plain undercomplete autoencoder for 28x28
+/// Options of `Autoencoder`: the variant (likelihood, penalty, corruption) and, for
+/// `Autoencoder::mlp`, the networks' widths. The defaults are a plain undercomplete autoencoder for 28x28
 /// images: 784-256-32 encoder, 32-256-784 decoder, ReLU, linear code, Bernoulli likelihood.
 struct AutoencoderOptions {
   Index input = 784;                                   ///< F, features of x
@@ -57,17 +58,19 @@ struct AutoencoderLoss {
 /// can be any module of yours.
 ///
 /// On a tape (training): `encode`, `decode`, `forward` (= decode(encode(x)), no noise), `loss`.
-/// Without a tape (evaluation on an internal scratch tape, in chunks; no gradients): `encode`,
-/// `decode`, `reconstruct` on matrices. Inputs are `features x batch`.
+/// Without a tape (evaluation: const, on a tape of the call's own, in chunks; no gradients):
+/// `encode`, `decode`, `reconstruct` on matrices. Inputs are `features x batch`.
 template <class S>
 class Autoencoder : public Module<S> {
  public:
-  /// Builds and initialises (from `rng`) both networks. Throws `Error` for a variant its
+  /// The classic MLP autoencoder of `options`: builds and initialises (from `rng`) both
+  /// networks, encoder first. Throws `Error` for a variant its
   /// options cannot support: KL sparsity without sigmoid codes, a contractive penalty on a
   /// deeper encoder (see `require_contractive_encoder`), a bad noise level, negative weights;
   /// `ShapeError` naming the option for a size below 1 (`input`, `latent`, a hidden width).
-  Autoencoder(const AutoencoderOptions& options, Rng& rng)
-      : Autoencoder(mlp_networks(checked(options), rng), options) {}
+  static Autoencoder mlp(const AutoencoderOptions& options, Rng& rng) {
+    return Autoencoder(mlp_networks(checked(options), rng), options);
+  }
 
   /// An autoencoder from its two networks, moved in: `encoder` maps x (`options.input` rows) to
   /// the code z (`options.latent` rows), `decoder` maps z to the logits (Bernoulli) or the mean
@@ -85,19 +88,19 @@ class Autoencoder : public Module<S> {
   // --- on a tape ----------------------------------------------------------------------------
 
   /// The code z = f(x): D x batch.
-  Var<S> encode(Tape<S>& tape, Var<S> x) {
+  Var<S> encode(Tape<S>& tape, Var<S> x) const {
     check_input("encode", x);
     return encoder_->forward(tape, x);
   }
 
   /// The decoder's output g(z): logits (Bernoulli) or mean (Gaussian), F x batch.
-  Var<S> decode(Tape<S>& tape, Var<S> z) {
+  Var<S> decode(Tape<S>& tape, Var<S> z) const {
     require_batch("decode", "z", z.rows(), z.cols(), options_.latent, "dimensions of z");
     return decoder_->forward(tape, z);
   }
 
   /// g(f(x)) without noise: logits or mean, F x batch.
-  Var<S> forward(Tape<S>& tape, Var<S> x) override { return decode(tape, encode(tape, x)); }
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override { return decode(tape, encode(tape, x)); }
 
   /// The training objective for the columns of x (in [0, 1] for Bernoulli):
   /// `L(x, g(f(x~))) + lambda Omega(f(x~)) + lambda_c ||J_f(x~)||_F^2`, with L the BCE from
@@ -107,13 +110,14 @@ class Autoencoder : public Module<S> {
   /// every other model, x~ = x and `rng` is not used. Throws `ShapeError` if x does not have F
   /// rows or has no columns, `Error` for a Bernoulli target outside [0, 1], and `NumericError`
   /// if a term becomes NaN or infinite.
-  AutoencoderLoss<S> loss(Tape<S>& tape, Var<S> x, Rng& rng) {
+  AutoencoderLoss<S> loss(Tape<S>& tape, Var<S> x, Rng& rng) const {
     check_input("loss", x);
     if (options_.likelihood == Likelihood::bernoulli) require_unit_interval("loss", x.value());
     Var<S> input = x;
     if (this->is_training() && options_.corruption.type != Noise::none) {
-      corrupt_into<S>(x.value(), noisy_, options_.corruption, rng);
-      input = tape.constant(noisy_);
+      input = tape.record("corrupted_input", x.rows(), x.cols());
+      View<S> noisy = tape.value_of(input);
+      corrupt_into<S>(x.value(), noisy, options_.corruption, rng);
     }
     const Var<S> z = encoder_->forward(tape, input);
     const Var<S> out = decoder_->forward(tape, z);
@@ -140,22 +144,20 @@ class Autoencoder : public Module<S> {
   // --- without a tape -----------------------------------------------------------------------
 
   /// Codes z = f(x) of the columns of x: D x n.
-  Matrix<S> encode(const Matrix<S>& x) {
+  Matrix<S> encode(const Matrix<S>& x) const {
     require_rows("encode", "x", x.rows(), x.cols(), options_.input);
     Matrix<S> z(options_.latent, x.cols());
-    detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
-      Tape<S>& t = scratch_.fresh();
+    detail::on_chunks<S>(x.cols(), [&](Tape<S>& t, Index j, Index n) {
       z.middleCols(j, n) = encode(t, t.constant(x.middleCols(j, n))).value();
     });
     return z;
   }
 
   /// x^ = E[x | z] for the columns of z: sigmoid of the logits (Bernoulli) or the mean, F x n.
-  Matrix<S> decode(const Matrix<S>& z) {
+  Matrix<S> decode(const Matrix<S>& z) const {
     require_rows("decode", "z", z.rows(), z.cols(), options_.latent, "dimensions of z");
     Matrix<S> x(options_.input, z.cols());
-    detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
-      Tape<S>& t = scratch_.fresh();
+    detail::on_chunks<S>(z.cols(), [&](Tape<S>& t, Index j, Index n) {
       x.middleCols(j, n) = mean_of(decode(t, t.constant(z.middleCols(j, n))).value());
     });
     return x;
@@ -163,11 +165,10 @@ class Autoencoder : public Module<S> {
 
   /// g(f(x)) as E[x | z] (see `decode`), without noise: F x n. Corrupt x first (`corrupt`) to
   /// see a denoising model at work.
-  Matrix<S> reconstruct(const Matrix<S>& x) {
+  Matrix<S> reconstruct(const Matrix<S>& x) const {
     require_rows("reconstruct", "x", x.rows(), x.cols(), options_.input);
     Matrix<S> out(options_.input, x.cols());
-    detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
-      Tape<S>& t = scratch_.fresh();
+    detail::on_chunks<S>(x.cols(), [&](Tape<S>& t, Index j, Index n) {
       out.middleCols(j, n) = mean_of(forward(t, t.constant(x.middleCols(j, n))).value());
     });
     return out;
@@ -222,8 +223,8 @@ class Autoencoder : public Module<S> {
   }
 
   // The encoder as the library's Mlp, for the contractive penalty's closed-form Jacobian.
-  Mlp<S>& mlp_encoder() {
-    auto* mlp = dynamic_cast<Mlp<S>*>(encoder_.get());
+  const Mlp<S>& mlp_encoder() const {
+    const auto* mlp = dynamic_cast<const Mlp<S>*>(encoder_.get());
     if (!mlp)
       throw Error("contractive penalty",
                   "the closed-form Jacobian needs the library's one-layer Mlp encoder, not a module "
@@ -261,8 +262,6 @@ class Autoencoder : public Module<S> {
 
   AutoencoderOptions options_;
   std::unique_ptr<Module<S>> encoder_, decoder_;
-  detail::ScratchTape<S> scratch_;
-  Matrix<S> noisy_;  // x~, reused across steps
 };
 
 }  // namespace latent::inline v0

@@ -16,7 +16,7 @@ namespace latent::inline v0 {
 /// J = D_L W_L ... D_1 W_1, whose Frobenius norm needs a D x F product per example; it is not
 /// implemented.
 template <class S>
-void require_contractive_encoder(Mlp<S>& encoder) {
+void require_contractive_encoder(const Mlp<S>& encoder) {
   if (encoder.depth() != 1)
     throw Error(
         "contractive penalty",
@@ -35,7 +35,7 @@ void require_contractive_encoder(Mlp<S>& encoder) {
 /// 1 - h^2, identity 1. Units: (code units per input unit)^2. Throws like
 /// `require_contractive_encoder`.
 template <class S>
-Var<S> contractive_penalty(Tape<S>& tape, Mlp<S>& encoder, Var<S> h) {
+Var<S> contractive_penalty(Tape<S>& tape, const Mlp<S>& encoder, Var<S> h) {
   require_contractive_encoder(encoder);
   const Var<S> row_norms = rowwise_sum(square(encoder.layer(0).weight().on(tape)));  // sum_i W_ji^2: D x 1
   switch (encoder.output_activation()) {

@@ -57,13 +57,16 @@ inline void check_corruption(const Corruption& c) {
                                          std::to_string(c.level));
 }
 
-/// Writes x~ ~ C(x~ | x) into `out` (resized to x's shape, so a reused buffer does not
-/// allocate). Every entry draws from `rng`, so each call gives fresh noise. Throws like
-/// `check_corruption`.
-template <class S>
-void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Matrix<S>& out, const Corruption& c, Rng& rng) {
+/// Writes x~ ~ C(x~ | x) into `out`, shaped like x (a buffer of the caller's, such as a tape
+/// node, so a training step does not allocate). Every entry draws from `rng`, so each call
+/// gives fresh noise. Throws like `check_corruption`, and `ShapeError` for an `out` of another
+/// shape.
+template <class S, class Out>
+void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Eigen::MatrixBase<Out>& out, const Corruption& c, Rng& rng) {
   check_corruption(c);
-  out.resize(x.rows(), x.cols());
+  if (out.rows() != x.rows() || out.cols() != x.cols())
+    throw ShapeError("corrupt_into", "out is " + detail::shape_str(out.rows(), out.cols()) + " but x is " +
+                                         detail::shape_str(x.rows(), x.cols()));
   switch (c.type) {
     case Noise::none:
       out = x;
@@ -90,7 +93,7 @@ void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Matrix<S>& out, const Co
 /// x~ ~ C(x~ | x), a new matrix shaped like x; see `corrupt_into`.
 template <class S>
 Matrix<S> corrupt(const Matrix<S>& x, const Corruption& c, Rng& rng) {
-  Matrix<S> out;
+  Matrix<S> out(x.rows(), x.cols());
   corrupt_into<S>(x, out, c, rng);
   return out;
 }

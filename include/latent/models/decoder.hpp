@@ -40,18 +40,6 @@ struct ObservationOptions {
 template <class S>
 class Decoder : public Module<S> {
  public:
-  /// An `Mlp` latent -> hidden... -> output with no output activation, initialised from `rng`.
-  /// Throws `ShapeError` unless `latent`, `output` and every hidden width are positive, and
-  /// `NumericError` unless `sigma` > 0.
-  Decoder(const DecoderOptions& options, Rng& rng)
-      : Decoder(
-            std::make_unique<Mlp<S>>(
-                MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity}, rng),
-            {.likelihood = options.likelihood,
-             .sigma = options.sigma,
-             .learn_variance = options.learn_variance,
-             .features = options.output}) {}
-
   /// Any module (moved in: a transposed-convolution net, a residual MLP) from codes to the
   /// likelihood's parameters. Throws `NumericError` unless `sigma` > 0, `ShapeError` for a
   /// learned variance without `features`.
@@ -59,11 +47,24 @@ class Decoder : public Module<S> {
   requires std::derived_from<Network, Module<S>> Decoder(Network network, const ObservationOptions& observation)
       : Decoder(std::make_unique<Network>(std::move(network)), observation) {}
 
+  /// An `Mlp` latent -> hidden... -> output with no output activation, initialised from `rng`.
+  /// Throws `ShapeError` unless `latent`, `output` and every hidden width are positive, and
+  /// `NumericError` unless `sigma` > 0.
+  static Decoder mlp(const DecoderOptions& options, Rng& rng) {
+    return Decoder(
+        std::make_unique<Mlp<S>>(
+            MlpOptions{.sizes = sizes(options), .hidden = options.activation, .output = Activation::identity}, rng),
+        {.likelihood = options.likelihood,
+         .sigma = options.sigma,
+         .learn_variance = options.learn_variance,
+         .features = options.output});
+  }
+
   /// Logits or mean of p(x | z) for the columns of z: features x batch.
-  Var<S> forward(Tape<S>& tape, Var<S> z) override { return network_->forward(tape, z); }
+  Var<S> forward(Tape<S>& tape, Var<S> z) const override { return network_->forward(tape, z); }
 
   /// -log p(x | z) per column (1 x batch), in nats, given this decoder's `output` for z.
-  Var<S> negative_log_likelihood(Tape<S>& tape, Var<S> output, Var<S> x) {
+  Var<S> negative_log_likelihood(Tape<S>& tape, Var<S> output, Var<S> x) const {
     std::optional<Var<S>> lv;
     if (learn_variance_) lv = logvar_.on(tape);
     return latent::negative_log_likelihood(likelihood_, output, x, sigma_, lv);

@@ -39,27 +39,10 @@ struct GaussianParams {
 template <class S>
 class GaussianEncoder : public Module<S> {
  public:
-  /// The classic MLP encoder: `input -> hidden...` with `activation` after every layer, then the
-  /// head. Throws `ShapeError` for non-positive sizes, naming the option.
-  GaussianEncoder(const GaussianEncoderOptions& options, Rng& rng)
-      : head_(head_input(options), 2 * options.latent, rng, options.linear),
-        latent_(options.latent),
-        min_logvar_(options.min_logvar),
-        max_logvar_(options.max_logvar) {
-    if (!options.hidden.empty()) {
-      std::vector<Index> sizes{options.input};
-      sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
-      trunk_ = std::make_unique<Mlp<S>>(
-          MlpOptions{
-              .sizes = sizes, .hidden = options.activation, .output = options.activation, .linear = options.linear},
-          rng);
-    }
-  }
-
   /// Any module as the trunk (moved in: a convolutional net, a residual block, a `Sequential`),
-  /// followed by the head. `options.input` is the number of features the trunk yields per
-  /// example (the head's input); `options.hidden` must be empty (`Error` otherwise: the trunk is
-  /// yours). Throws `ShapeError` for non-positive sizes.
+  /// followed by the head, initialised from `rng`. `options.input` is the number of features the
+  /// trunk yields per example (the head's input); `options.hidden` must be empty (`Error`
+  /// otherwise: the trunk is yours). Throws `ShapeError` for non-positive sizes.
   template <class Trunk>
   requires std::derived_from<Trunk, Module<S>> GaussianEncoder(Trunk trunk, const GaussianEncoderOptions& options,
                                                                Rng& rng)
@@ -67,14 +50,30 @@ class GaussianEncoder : public Module<S> {
     trunk_ = std::make_unique<Trunk>(std::move(trunk));
   }
 
+  /// The classic MLP encoder: `input -> hidden...` with `activation` after every layer, then the
+  /// head (no trunk when `hidden` is empty), initialised from `rng`. Throws `ShapeError` for
+  /// non-positive sizes, naming the option.
+  static GaussianEncoder mlp(const GaussianEncoderOptions& options, Rng& rng) {
+    GaussianEncoder q(options, rng);
+    if (!options.hidden.empty()) {
+      std::vector<Index> sizes{options.input};
+      sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
+      q.trunk_ = std::make_unique<Mlp<S>>(
+          MlpOptions{
+              .sizes = sizes, .hidden = options.activation, .output = options.activation, .linear = options.linear},
+          rng);
+    }
+    return q;
+  }
+
   /// mu and log-variance of q(z | x) for the columns of x.
-  GaussianParams<S> encode(Tape<S>& tape, Var<S> x) {
+  GaussianParams<S> encode(Tape<S>& tape, Var<S> x) const {
     const Var<S> h = head_.forward(tape, trunk_ ? trunk_->forward(tape, x) : x);
     return {slice_rows(h, 0, latent_), losses::soft_clamp(slice_rows(h, latent_, latent_), min_logvar_, max_logvar_)};
   }
 
   /// mu stacked on the (clamped) log-variance: 2D x batch.
-  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     const auto q = encode(tape, x);
     return concat_rows(q.mu, q.logvar);
   }
@@ -90,6 +89,13 @@ class GaussianEncoder : public Module<S> {
   }
 
  private:
+  // The head alone, drawn from `rng` first (the classic model's trunk draws after it).
+  GaussianEncoder(const GaussianEncoderOptions& options, Rng& rng)
+      : head_(head_input(options), 2 * options.latent, rng, options.linear),
+        latent_(options.latent),
+        min_logvar_(options.min_logvar),
+        max_logvar_(options.max_logvar) {}
+
   static const GaussianEncoderOptions& head_only(const GaussianEncoderOptions& o) {
     if (!o.hidden.empty())
       throw Error("GaussianEncoder",

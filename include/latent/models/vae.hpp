@@ -11,18 +11,19 @@
 #include <utility>
 #include <vector>
 
+#include "latent/autodiff/ops/noise.hpp"
 #include "latent/autodiff/ops/reduce.hpp"
 #include "latent/autodiff/ops/shape.hpp"
 #include "latent/losses/reduction.hpp"
 #include "latent/losses/targets.hpp"
 #include "latent/models/checks.hpp"
 #include "latent/models/decoder.hpp"
-#include "latent/models/detail/scratch_tape.hpp"
+#include "latent/models/detail/chunks.hpp"
 #include "latent/models/gaussian_encoder.hpp"
 
 namespace latent::inline v0 {
 
-/// Options of `Vae`. The defaults are the classic reference model: 784-400-20 encoder,
+/// Options of `Vae::mlp`, the classic MLP VAE. The defaults are the reference model: 784-400-20 encoder,
 /// 20-400-784 decoder, ReLU, Bernoulli decoder from logits.
 struct VaeOptions {
   Index input = 784;                              ///< F, features of x
@@ -75,48 +76,49 @@ Matrix<S> one_hot(std::span<const int> labels, Index classes) {
 
 /// The variational autoencoder. Children "encoder" and "decoder".
 ///
-/// On a tape (training): `elbo`, `iwae`, `log_weights`. Without a tape (evaluation, using an
-/// internal scratch tape; no gradients): `encode`, `decode`, `sample`, `reconstruct`,
-/// `interpolate`, `log_likelihood`, `active_units`. Inputs are `features x batch`. A conditional
-/// VAE (`classes > 0`) takes one-hot labels (classes x batch) beside x everywhere; they join the
-/// encoder's input and the decoder's input.
+/// On a tape (training): `elbo`, `iwae`, `log_weights`. Without a tape (evaluation: const, on a
+/// tape of the call's own, no gradients; randomness only from the `Rng&` passed in): `encode`, `decode`, `sample`,
+/// `reconstruct`, `interpolate`, `log_likelihood`, `active_units`. Inputs are `features x batch`. A conditional VAE
+/// (`classes > 0`) takes one-hot labels (classes x batch) beside x everywhere; they join the encoder's input and the
+/// decoder's input.
 template <class S>
 class Vae : public Module<S> {
  public:
-  /// Builds the encoder and decoder, initialised from `rng`. Throws `ShapeError` naming the
-  /// option for a size below 1 (`input`, `latent`, a `hidden` width) or negative `classes`.
-  Vae(const VaeOptions& options, Rng& rng)
-      : options_(checked(options)),
-        encoder_({.input = options.input + options.classes,
-                  .hidden = options.hidden,
-                  .latent = options.latent,
-                  .activation = options.activation,
-                  .linear = options.linear},
-                 rng),
-        decoder_({.latent = options.latent + options.classes,
-                  .hidden = std::vector<Index>(options.hidden.rbegin(), options.hidden.rend()),
-                  .output = options.input,
-                  .activation = options.activation,
-                  .likelihood = options.likelihood,
-                  .sigma = options.sigma,
-                  .learn_variance = options.learn_variance},
-                 rng),
-        noise_(rng.split(0x5ae)) {}
-
   /// A VAE from its two networks: q(z | x) is `encoder`, a `GaussianEncoder` around any trunk,
   /// and p(x | z) is `decoder`, a `Decoder` around any network (both moved in). `input` is F, the
   /// rows of x. `classes` > 0 makes it conditional: the encoder then reads F + classes rows and
-  /// the decoder D + classes. `rng` seeds the model's own noise stream (`forward`). Throws
-  /// `ShapeError` for `input` below 1 or negative `classes`.
-  Vae(GaussianEncoder<S> encoder, Decoder<S> decoder, Index input, Rng& rng, Index classes = 0)
-      : options_(checked({.input = input,
-                          .hidden = {},
-                          .latent = encoder.latent(),
-                          .likelihood = decoder.likelihood(),
-                          .classes = classes})),
+  /// the decoder D + classes. Throws `ShapeError` for `input` below 1 or negative `classes`.
+  Vae(GaussianEncoder<S> encoder, Decoder<S> decoder, Index input, Index classes = 0)
+      : input_(require_size("Vae", "input", input)),
+        classes_(require_size("Vae", "classes", classes, 0)),
         encoder_(std::move(encoder)),
-        decoder_(std::move(decoder)),
-        noise_(rng.split(0x5ae)) {}
+        decoder_(std::move(decoder)) {}
+
+  /// The classic MLP VAE of `options` (by default the reference 784-400-20 model), initialised
+  /// from `rng`: encoder F (+ classes) -> hidden... -> 2D, decoder D (+ classes) -> hidden
+  /// reversed -> F. Throws `ShapeError` naming the option for a size below 1 (`input`, `latent`,
+  /// a `hidden` width) or negative `classes`.
+  static Vae mlp(const VaeOptions& options, Rng& rng) {
+    require_size("Vae", "input", options.input);
+    require_size("Vae", "latent", options.latent);
+    require_sizes("Vae", "hidden", options.hidden);
+    require_size("Vae", "classes", options.classes, 0);
+    auto encoder = GaussianEncoder<S>::mlp({.input = options.input + options.classes,
+                                            .hidden = options.hidden,
+                                            .latent = options.latent,
+                                            .activation = options.activation,
+                                            .linear = options.linear},
+                                           rng);
+    auto decoder = Decoder<S>::mlp({.latent = options.latent + options.classes,
+                                    .hidden = std::vector<Index>(options.hidden.rbegin(), options.hidden.rend()),
+                                    .output = options.input,
+                                    .activation = options.activation,
+                                    .likelihood = options.likelihood,
+                                    .sigma = options.sigma,
+                                    .learn_variance = options.learn_variance},
+                                   rng);
+    return Vae(std::move(encoder), std::move(decoder), options.input, options.classes);
+  }
 
   // --- on a tape ----------------------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class Vae : public Module<S> {
   /// a conditional VAE. Throws `ShapeError` for a wrong row count or an empty batch, `Error` for
   /// a Bernoulli target outside [0, 1], `NumericError` if a term becomes NaN or infinite.
   Elbo<S> elbo(Tape<S>& tape, Var<S> x, Rng& rng, const ElboOptions& options = {},
-               std::optional<Var<S>> labels = std::nullopt) {
+               std::optional<Var<S>> labels = std::nullopt) const {
     check_input("elbo", x, labels);
     check_targets("elbo", x);
     require_size("elbo", "ElboOptions::samples", options.samples);
@@ -137,7 +139,7 @@ class Vae : public Module<S> {
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index L = options.samples;
     const Var<S> z =
-        reparameterize(repeat(q.mu, L), repeat(q.logvar, L), noise(tape, q.mu.rows(), q.mu.cols() * L, rng));
+        reparameterize(repeat(q.mu, L), repeat(q.logvar, L), standard_normal(tape, q.mu.rows(), q.mu.cols() * L, rng));
     const Var<S> out = decoder_.forward(tape, with_labels(z, labels, L));
     // The mean over all B L columns is the mean over examples of the mean over samples.
     const Var<S> recon = mean(decoder_.negative_log_likelihood(tape, out, repeat(x, L)));
@@ -150,52 +152,50 @@ class Vae : public Module<S> {
 
   /// Log importance weights `log w_l = log p(x, z_l) - log q(z_l | x)` for k draws z_l ~ q(z | x)
   /// per example: k x batch (column j holds example j's draws).
-  Var<S> log_weights(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) {
+  Var<S> log_weights(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) const {
     check_input("log_weights", x, labels);
     check_targets("log_weights", x);
     require_size("log_weights", "k", k);
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index D = q.mu.rows(), n = q.mu.cols() * k;
-    const Var<S> eps = noise(tape, D, n, rng);
+    const Var<S> eps = standard_normal(tape, D, n, rng);
     const Var<S> logvar = repeat(q.logvar, k);
     const Var<S> z = reparameterize(repeat(q.mu, k), logvar, eps);
     const Var<S> log_px =
         -decoder_.negative_log_likelihood(tape, decoder_.forward(tape, with_labels(z, labels, k)), repeat(x, k));
     // log p(z) - log q(z | x) = -|z|^2 / 2 + |eps|^2 / 2 + sum(logvar) / 2: z - mu = sigma .* eps,
     // and the normalising constants of both Gaussians cancel.
-    eps_norm_.resize(1, n);
-    eps_norm_ = tape.value(eps).colwise().squaredNorm() * S(0.5);
-    const Var<S> log_ratio = tape.constant(eps_norm_) + scale(colwise_sum(square(z)) - colwise_sum(logvar), S(-0.5));
+    const Var<S> eps_norm = tape.record("half_squared_norm", 1, n);
+    tape.value_of(eps_norm) = tape.value(eps).colwise().squaredNorm() * S(0.5);
+    const Var<S> log_ratio = eps_norm + scale(colwise_sum(square(z)) - colwise_sum(logvar), S(-0.5));
     return reshape(log_px + log_ratio, k, q.mu.cols());
   }
 
   /// The negative importance-weighted bound (Burda et al. 2015), 1x1 in nats per example:
   /// `-log (1/k) sum_l w_l`, computed as a log-sum-exp. k = 1 is the negative ELBO with the
   /// KL estimated by sampling; the bound tightens towards -log p(x) as k grows.
-  Var<S> iwae(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) {
+  Var<S> iwae(Tape<S>& tape, Var<S> x, Rng& rng, Index k, std::optional<Var<S>> labels = std::nullopt) const {
     const Var<S> bound = shift(colwise_logsumexp(log_weights(tape, x, rng, k, labels)), -S(std::log(double(k))));
     const Var<S> loss = -mean(bound);
     require_finite<S>("iwae", "importance-weighted bound", loss);
     return loss;
   }
 
-  /// The decoder's output (logits or mean) for one z ~ q(z | x) per example, drawn from the
-  /// model's own noise stream (seeded from the constructor's Rng). Prefer `elbo`, which takes
-  /// the Rng explicitly.
-  Var<S> forward(Tape<S>& tape, Var<S> x) override {
+  /// The VAE as a deterministic module: the decoder's output (logits or mean) at z = mu(x), the
+  /// posterior mean, so a `Vae` nests in other modules without a hidden noise source. Training
+  /// samples z through `elbo` or `iwae`, which take the Rng explicitly.
+  Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     check_input("forward", x, std::nullopt);
-    const auto q = encoder_.encode(tape, x);
-    return decoder_.forward(tape, reparameterize(q.mu, q.logvar, noise(tape, q.mu.rows(), q.mu.cols(), noise_)));
+    return decoder_.forward(tape, encoder_.encode(tape, x).mu);
   }
 
-  // --- without a tape -----------------------------------------------------------------------
+  // --- without a tape: const, on a tape of the call's own ------------------------------------
 
   /// mu and log-variance of q(z | x) for the columns of x: each latent x n.
-  std::pair<Matrix<S>, Matrix<S>> encode(const Matrix<S>& x, const Matrix<S>& labels = {}) {
-    check_matrix("encode", "x", x, options_.input, "features", labels);
+  std::pair<Matrix<S>, Matrix<S>> encode(const Matrix<S>& x, const Matrix<S>& labels = {}) const {
+    check_matrix("encode", "x", x, input_, "features", labels);
     Matrix<S> mu(latent(), x.cols()), logvar(latent(), x.cols());
-    detail::ScratchTape<S>::for_chunks(x.cols(), [&](Index j, Index n) {
-      Tape<S>& t = scratch_.fresh();
+    detail::on_chunks<S>(x.cols(), [&](Tape<S>& t, Index j, Index n) {
       const auto q = encoder_.encode(t, with_labels(t.constant(x.middleCols(j, n)), chunk(t, labels, j, n)));
       mu.middleCols(j, n) = q.mu.value();
       logvar.middleCols(j, n) = q.logvar.value();
@@ -204,11 +204,10 @@ class Vae : public Module<S> {
   }
 
   /// The mean of p(x | z) (probabilities for Bernoulli) for the columns of z: features x n.
-  Matrix<S> decode(const Matrix<S>& z, const Matrix<S>& labels = {}) {
+  Matrix<S> decode(const Matrix<S>& z, const Matrix<S>& labels = {}) const {
     check_matrix("decode", "z", z, latent(), "dimensions of z", labels);
-    Matrix<S> out(options_.input, z.cols());
-    detail::ScratchTape<S>::for_chunks(z.cols(), [&](Index j, Index n) {
-      Tape<S>& t = scratch_.fresh();
+    Matrix<S> out(input_, z.cols());
+    detail::on_chunks<S>(z.cols(), [&](Tape<S>& t, Index j, Index n) {
       out.middleCols(j, n) = decoder_.mean(
           decoder_.forward(t, with_labels(t.constant(z.middleCols(j, n)), chunk(t, labels, j, n))).value());
     });
@@ -217,7 +216,7 @@ class Vae : public Module<S> {
 
   /// n new examples: z ~ p(z) = N(0, I), decoded to the mean of p(x | z). For a conditional VAE,
   /// `label` picks the class of all n.
-  Matrix<S> sample(Index n, Rng& rng, std::optional<int> label = std::nullopt) {
+  Matrix<S> sample(Index n, Rng& rng, std::optional<int> label = std::nullopt) const {
     require_size("sample", "n", n, 0);
     Matrix<S> z(latent(), n);
     rng.fill_normal(z);
@@ -226,8 +225,8 @@ class Vae : public Module<S> {
 
   /// x passed through the model: z ~ q(z | x) (sampled, not the mean), decoded to the mean of
   /// p(x | z).
-  Matrix<S> reconstruct(const Matrix<S>& x, Rng& rng, const Matrix<S>& labels = {}) {
-    check_matrix("reconstruct", "x", x, options_.input, "features", labels);
+  Matrix<S> reconstruct(const Matrix<S>& x, Rng& rng, const Matrix<S>& labels = {}) const {
+    check_matrix("reconstruct", "x", x, input_, "features", labels);
     auto [mu, logvar] = encode(x, labels);
     Matrix<S> eps(mu.rows(), mu.cols());
     rng.fill_normal(eps);
@@ -237,7 +236,7 @@ class Vae : public Module<S> {
   /// `steps` codes from a to b (inclusive), decoded: features x steps. Pass the posterior means
   /// of two inputs (`encode(x).first.col(j)`) to morph one into the other.
   Matrix<S> interpolate(const Vector<S>& a, const Vector<S>& b, Index steps, Interpolation how = Interpolation::linear,
-                        std::optional<int> label = std::nullopt) {
+                        std::optional<int> label = std::nullopt) const {
     require_size("interpolate", "steps", steps);
     if (a.size() != latent() || b.size() != latent())
       throw ShapeError("interpolate", "codes have " + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
@@ -265,19 +264,20 @@ class Vae : public Module<S> {
   /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample. Throws
   /// `ShapeError` for an x without columns (the mean of no values is no bound).
   Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
-                           Index max_columns = Index(1) << 12) {
+                           Index max_columns = Index(1) << 12) const {
     require_size("log_likelihood", "k", k);
     require_size("log_likelihood", "max_columns", max_columns);
-    check_matrix("log_likelihood", "x", x, options_.input, "features", labels);
-    require_batch("log_likelihood", "x", x.rows(), x.cols(), options_.input);
+    check_matrix("log_likelihood", "x", x, input_, "features", labels);
+    require_batch("log_likelihood", "x", x.rows(), x.cols(), input_);
     const Index per_pass = std::min(k, max_columns), examples = std::max<Index>(1, max_columns / per_pass);
     Vector<S> out(x.cols());
     Matrix<double> lw(k, examples);
+    Tape<S> t;
     for (Index j = 0; j < x.cols(); j += examples) {
       const Index n = std::min(examples, x.cols() - j);
       for (Index s = 0; s < k; s += per_pass) {
         const Index m = std::min(per_pass, k - s);
-        Tape<S>& t = scratch_.fresh();
+        t.clear();
         lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n))
                                    .value()
                                    .template cast<double>();
@@ -293,8 +293,8 @@ class Vae : public Module<S> {
   /// Active units (Burda et al. 2015): latent dimensions u whose posterior mean varies over the
   /// data, `Var_x(E_q[z_u]) > threshold` (0.01 by their definition). Throws `ShapeError` for an
   /// x without columns.
-  Index active_units(const Matrix<S>& x, double threshold = 0.01, const Matrix<S>& labels = {}) {
-    require_batch("active_units", "x", x.rows(), x.cols(), options_.input);
+  Index active_units(const Matrix<S>& x, double threshold = 0.01, const Matrix<S>& labels = {}) const {
+    require_batch("active_units", "x", x.rows(), x.cols(), input_);
     const Matrix<S> mu = encode(x, labels).first;
     const auto centred = mu.colwise() - mu.rowwise().mean();
     const Vector<S> variance = centred.rowwise().squaredNorm() / S(std::max<Index>(1, mu.cols() - 1));
@@ -302,7 +302,7 @@ class Vae : public Module<S> {
   }
 
   /// D.
-  [[nodiscard]] Index latent() const noexcept { return options_.latent; }
+  [[nodiscard]] Index latent() const noexcept { return encoder_.latent(); }
   /// q(z | x).
   GaussianEncoder<S>& encoder() noexcept { return encoder_; }
   /// p(x | z).
@@ -316,23 +316,14 @@ class Vae : public Module<S> {
   }
 
  private:
-  static VaeOptions checked(const VaeOptions& o) {
-    require_size("Vae", "input", o.input);
-    require_size("Vae", "latent", o.latent);
-    require_sizes("Vae", "hidden", o.hidden);
-    require_size("Vae", "classes", o.classes, 0);
-    return o;
-  }
-
   // A batch on the tape: F rows, at least one column, labels as the model expects them.
   void check_input(const char* where, Var<S> x, const std::optional<Var<S>>& labels) const {
-    require_batch(where, "x", x.rows(), x.cols(), options_.input);
-    if (bool(labels) != (options_.classes > 0))
-      throw Error(where,
-                  options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
-    if (labels && (labels->rows() != options_.classes || labels->cols() != x.cols()))
+    require_batch(where, "x", x.rows(), x.cols(), input_);
+    if (bool(labels) != (classes_ > 0))
+      throw Error(where, classes_ > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
+    if (labels && (labels->rows() != classes_ || labels->cols() != x.cols()))
       throw ShapeError(where, "labels are " + detail::shape_of(*labels) + " but x is " + detail::shape_of(x) +
-                                  " and there are " + std::to_string(options_.classes) + " classes");
+                                  " and there are " + std::to_string(classes_) + " classes");
   }
 
   // Targets of a Bernoulli decoder in [0, 1]: one pass over x, before it is repeated for L samples.
@@ -346,13 +337,12 @@ class Vae : public Module<S> {
                     const Matrix<S>& labels) const {
     require_rows(where, what, m.rows(), m.cols(), rows, meaning);
     const bool given = labels.rows() != 0 || labels.cols() != 0;
-    if (given != (options_.classes > 0))
-      throw Error(where,
-                  options_.classes > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
-    if (given && (labels.rows() != options_.classes || labels.cols() != m.cols()))
+    if (given != (classes_ > 0))
+      throw Error(where, classes_ > 0 ? "a conditional VAE needs labels" : "labels given to an unconditional VAE");
+    if (given && (labels.rows() != classes_ || labels.cols() != m.cols()))
       throw ShapeError(where, "labels are " + detail::shape_str(labels.rows(), labels.cols()) + " but " + what +
                                   " is " + detail::shape_str(m.rows(), m.cols()) + " and there are " +
-                                  std::to_string(options_.classes) + " classes");
+                                  std::to_string(classes_) + " classes");
   }
 
   // [v; y], with y's columns repeated k times to follow k samples per example.
@@ -361,16 +351,9 @@ class Vae : public Module<S> {
   }
   static Var<S> repeat(Var<S> v, Index k) { return k == 1 ? v : repeat_cols(v, k); }
 
-  // eps ~ N(0, I), rows x cols, as a constant; the buffer is reused so warm steps do not allocate.
-  Var<S> noise(Tape<S>& tape, Index rows, Index cols, Rng& rng) {
-    eps_.resize(rows, cols);
-    rng.fill_normal(eps_);
-    return tape.constant(eps_);
-  }
-
   // Free bits (Kingma et al. 2016): sum_d max(lambda, mean_batch KL_d), KL_d the per-dimension
   // KL 1/2 (mu^2 + exp(lv) - 1 - lv). Below lambda a dimension's KL exerts no pull.
-  Var<S> free_bits_kl(const GaussianParams<S>& q, double lambda) {
+  static Var<S> free_bits_kl(const GaussianParams<S>& q, double lambda) {
     const Var<S> kl_elem = scale(shift(square(q.mu) + exp(q.logvar) - q.logvar, S(-1)), S(0.5));
     const Var<S> kl_dim = scale(rowwise_sum(kl_elem), S(1) / S(q.mu.cols()));
     return sum(shift(relu(shift(kl_dim, S(-lambda))), S(lambda)));
@@ -383,16 +366,13 @@ class Vae : public Module<S> {
 
   Matrix<S> class_labels(std::optional<int> label, Index n) const {
     if (!label) return {};
-    if (options_.classes == 0) throw Error("sample", "a class label given to an unconditional VAE");
-    return one_hot<S>(std::vector<int>(std::size_t(n), *label), options_.classes);
+    if (classes_ == 0) throw Error("sample", "a class label given to an unconditional VAE");
+    return one_hot<S>(std::vector<int>(std::size_t(n), *label), classes_);
   }
 
-  VaeOptions options_;  // input, latent and classes are read; a VAE built from parts leaves the rest
+  Index input_, classes_;  // F, and the number of classes of a conditional VAE (0: unconditional)
   GaussianEncoder<S> encoder_;
   Decoder<S> decoder_;
-  Rng noise_;
-  detail::ScratchTape<S> scratch_;
-  Matrix<S> eps_, eps_norm_;
 };
 
 }  // namespace latent::inline v0
