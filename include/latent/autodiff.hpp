@@ -4,6 +4,7 @@
 /// `latent/autodiff/grad_check.hpp`.
 
 #include "latent/autodiff/ops/activation.hpp"
+#include "latent/autodiff/ops/conv.hpp"
 #include "latent/autodiff/ops/elementwise.hpp"
 #include "latent/autodiff/ops/fused.hpp"
 #include "latent/autodiff/ops/linear.hpp"

@@ -3,6 +3,7 @@
 /// latent's layers: `Module`, `Parameter`, `Linear`, activations, `Sequential`, `Mlp`, `Init`.
 
 #include "latent/layers/activation.hpp"
+#include "latent/layers/conv.hpp"
 #include "latent/layers/init.hpp"
 #include "latent/layers/linear.hpp"
 #include "latent/layers/mlp.hpp"
