@@ -175,4 +175,41 @@ void add_channel_bias(S* y, Index positions, Index channels, Index batch, const 
   });
 }
 
+/// One image plane of average pooling: y[i, j] = scale * sum of x over the window of output
+/// (i, j), zeros outside (`g` with one channel: its kernel, stride and padding are the pool's).
+template <class S>
+void pool_plane(const S* x, const ConvGeometry& g, S scale, S* y) {
+  std::fill_n(y, g.positions(), S(0));
+  for (Index ki = 0; ki < g.kernel; ++ki)
+    for (Index kj = 0; kj < g.kernel; ++kj) {
+      const Index di = ki * g.dilation - g.padding, dj = kj * g.dilation - g.padding;
+      const auto [lo, hi] = valid_outputs(dj, g.stride, g.width, g.out_width);
+      for (Index oh = 0; oh < g.out_height; ++oh) {
+        const Index ih = oh * g.stride + di;
+        if (ih < 0 || ih >= g.height) continue;
+        const S* row = x + ih * g.width + dj;
+        S* out = y + oh * g.out_width;
+        for (Index ow = lo; ow < hi; ++ow) out[ow] += row[ow * g.stride];
+      }
+    }
+  for (Index p = 0; p < g.positions(); ++p) y[p] *= scale;
+}
+
+/// The adjoint of `pool_plane`: dx += scale * (every entry of gy added into its window).
+template <class S>
+void pool_plane_adjoint(const S* gy, const ConvGeometry& g, S scale, S* dx) {
+  for (Index ki = 0; ki < g.kernel; ++ki)
+    for (Index kj = 0; kj < g.kernel; ++kj) {
+      const Index di = ki * g.dilation - g.padding, dj = kj * g.dilation - g.padding;
+      const auto [lo, hi] = valid_outputs(dj, g.stride, g.width, g.out_width);
+      for (Index oh = 0; oh < g.out_height; ++oh) {
+        const Index ih = oh * g.stride + di;
+        if (ih < 0 || ih >= g.height) continue;
+        S* row = dx + ih * g.width + dj;
+        const S* in = gy + oh * g.out_width;
+        for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] += scale * in[ow];
+      }
+    }
+}
+
 }  // namespace latent::inline v0::detail
