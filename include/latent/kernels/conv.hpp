@@ -79,26 +79,31 @@ void im2col(const S* x, const ConvGeometry& g, Index batch, S* cols) {
 
 /// dx (+)= col2im(dX), the adjoint of `im2col`: every entry of `cols` ((P batch) x K) is added
 /// into the input entry it was read from; `dx` is `(C H W) x batch`, assigned unless `accumulate`.
-/// Threads split the (image, channel) planes, which no two share.
+/// Threads split the channels, whose planes no two share. Each tap's column is read from start to
+/// end (images in turn), so the reads stream; read image by image instead, the K columns were
+/// K scattered streams and the pass ran at memory latency (19% of a conv VAE step, now ~4%),
+/// while the C batch planes it writes into stay in cache.
 template <class S>
 void col2im(const S* cols, const ConvGeometry& g, Index batch, S* dx, bool accumulate) {
   const Index P = g.positions(), rows = P * batch, plane = g.height * g.width, kk = g.kernel * g.kernel;
-  for_each_column_block(P * kk, batch * g.channels, [&](Index first, Index count) {
-    for (Index q = first; q < first + count; ++q) {
-      const Index b = q / g.channels, c = q % g.channels;
-      S* image = dx + b * g.image_size() + c * plane;
-      if (!accumulate) std::fill_n(image, plane, S(0));
+  for_each_column_block(rows * kk, g.channels, [&](Index first, Index count) {
+    for (Index c = first; c < first + count; ++c) {
+      if (!accumulate)
+        for (Index b = 0; b < batch; ++b) std::fill_n(dx + b * g.image_size() + c * plane, plane, S(0));
       for (Index ki = 0; ki < g.kernel; ++ki)
         for (Index kj = 0; kj < g.kernel; ++kj) {
           const Index di = ki * g.dilation - g.padding, dj = kj * g.dilation - g.padding;
           const auto [lo, hi] = valid_outputs(dj, g.stride, g.width, g.out_width);
-          const S* col = cols + (c * kk + ki * g.kernel + kj) * rows + b * P;
-          for (Index oh = 0; oh < g.out_height; ++oh) {
-            const Index ih = oh * g.stride + di;
-            if (ih < 0 || ih >= g.height) continue;
-            S* row = image + ih * g.width + dj;
-            const S* in = col + oh * g.out_width;
-            for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] += in[ow];
+          const S* col = cols + (c * kk + ki * g.kernel + kj) * rows;
+          for (Index b = 0; b < batch; ++b) {
+            S* image = dx + b * g.image_size() + c * plane;
+            for (Index oh = 0; oh < g.out_height; ++oh) {
+              const Index ih = oh * g.stride + di;
+              if (ih < 0 || ih >= g.height) continue;
+              S* row = image + ih * g.width + dj;
+              const S* in = col + b * P + oh * g.out_width;
+              for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] += in[ow];
+            }
           }
         }
     }
