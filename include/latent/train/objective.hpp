@@ -111,14 +111,18 @@ class VaeObjective {
       throw Error("VaeObjective", "a conditional VAE needs a label for every example; the data has " +
                                       std::to_string(batch.labels.size()) + " for " + std::to_string(batch.x.cols()) +
                                       " examples");
-    one_hot_.setZero(classes, batch.x.cols());
+    // Grown to the largest batch only, so the short last batch of an epoch reuses it.
+    const Index n = batch.x.cols();
+    if (one_hot_.rows() != classes || one_hot_.cols() < n) one_hot_.resize(classes, n);
+    auto y = one_hot_.leftCols(n);
+    y.setZero();
     for (std::size_t j = 0; j < batch.labels.size(); ++j) {
       const int c = batch.labels[j];
       if (c < 0 || c >= classes)
         throw Error("VaeObjective", "label " + std::to_string(c) + " is outside 0.." + std::to_string(classes - 1));
-      one_hot_(c, Index(j)) = S(1);
+      y(c, Index(j)) = S(1);
     }
-    return tape.constant(one_hot_);
+    return tape.constant(y);
   }
 
   Vae<S>* vae_;
