@@ -105,6 +105,14 @@ TEST_CASE("early stopping after a resume stops where the uninterrupted run did",
   const latent::History h = latent::fit(second, sgd2, train, val, o);
   CHECK(h.stop_reason == latent::StopReason::early_stopping);
   CHECK(h.epochs.size() == 6);
+
+  // Resuming the stopped run trains no further.
+  Scripted third(curve, rng);
+  latent::Sgd<float> sgd3(third.layer.parameters(), {.lr = 0.01});
+  const latent::History again = latent::fit(third, sgd3, train, val, o);
+  CHECK(again.stop_reason == latent::StopReason::early_stopping);
+  CHECK(again.epochs.size() == 6);
+  CHECK(third.evaluated == 0);
 }
 
 TEST_CASE("keep_best puts back the weights of the best validation epoch", "[train]") {

@@ -169,15 +169,20 @@ Callback<S> early_stopping(MonitorOptions options = {}) {
   if (options.patience < 1) throw Error("early_stopping", "patience must be at least 1");
   auto track = std::make_shared<detail::MonitorTrack>();
   Callback<S> c;
-  c.on_train_begin = [track, options](FitState<S>& s) { *track = detail::replay(s.history, options); };
-  c.on_epoch_end = [track, options](FitState<S>& s) {
-    const EpochRecord& e = s.history.epochs.back();
-    const double v = s.history.value(e, options.monitor);
-    track->see(v, e.epoch, options.min_delta);
+  const auto stop_if_done = [track, options](FitState<S>& s) {
     if (track->wait >= options.patience)
       s.request_stop(options.monitor + " did not improve by more than " + std::to_string(options.min_delta) + " for " +
                      std::to_string(options.patience) + " epochs (best " + std::to_string(track->best) + " at epoch " +
                      std::to_string(track->best_epoch) + ")");
+  };
+  c.on_train_begin = [track, options, stop_if_done](FitState<S>& s) {
+    *track = detail::replay(s.history, options);
+    stop_if_done(s);  // a resumed run that had stopped early stays stopped
+  };
+  c.on_epoch_end = [track, options, stop_if_done](FitState<S>& s) {
+    const EpochRecord& e = s.history.epochs.back();
+    track->see(s.history.value(e, options.monitor), e.epoch, options.min_delta);
+    stop_if_done(s);
   };
   return c;
 }

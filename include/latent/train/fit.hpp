@@ -169,6 +169,8 @@ History fit_loop(O& objective, Optimizer<S>& optimizer, const Dataset<T>& train,
 
   model.train();
   call(&Callback<S>::on_train_begin);
+  // A resumed run that had already stopped early (its callbacks say so from the history) stays stopped.
+  if (state.stop_requested) return finish(StopReason::early_stopping, state.stop_detail);
   Tape<S> tape;
   using Clock = std::chrono::steady_clock;
   for (int epoch = pos.epochs_done + 1; epoch <= options.epochs; ++epoch) {
