@@ -145,11 +145,11 @@ TEST_CASE("a term that becomes NaN stops fit with a NumericError naming it", "[t
   latent::Sgd<float> sgd(obj.layer.parameters(), {.lr = 0.01});
   const auto train = data(40), val = data(10);
   latent::FitOptions<float> o{.epochs = 4, .batch_size = 8, .checkpoint = dir / "run.ckpt"};
-  CHECK_THROWS_MATCHES(latent::fit(obj, sgd, train, val, o), latent::NumericError,
-                       Catch::Matchers::Message(
-                           "fit: epoch 3, batch 3, step 13: fit: the b term became non-finite; the last checkpoint is "
-                           "intact: " +
-                           (dir / "run.ckpt").string() + " (epoch 2)"));
+  CHECK_THROWS_MATCHES(
+      latent::fit(obj, sgd, train, val, o), latent::NumericError,
+      Catch::Matchers::Message("fit: epoch 3, batch 3, step 13: the b term became non-finite; the last checkpoint is "
+                               "intact: " +
+                               (dir / "run.ckpt").string() + " (epoch 2)"));
 }
 
 TEST_CASE("the lr and beta schedules are evaluated before every step", "[train]") {

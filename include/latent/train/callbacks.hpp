@@ -5,11 +5,13 @@
 /// A callback of your own is a `Callback` with the hooks you need set to lambdas.
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <ostream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>

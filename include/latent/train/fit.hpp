@@ -202,9 +202,9 @@ History fit_loop(O& objective, Optimizer<S>& optimizer, const Dataset<T>& train,
         l = objective.loss(tape, Batch<S>{batches.features(), batches.labels()}, rng, StepInfo{state.beta});
         for (int k = 0; k < l.count; ++k)
           if (!std::isfinite(double(l.terms[std::size_t(k)].item())))
-            throw NumericError("fit", "the " + (std::size_t(k) < n_terms ? history.term_names[std::size_t(k)] : "?") +
-                                          " term became non-finite");
-        if (!std::isfinite(double(l.total.item()))) throw NumericError("fit", "the total loss became non-finite");
+            throw NumericError("", "the " + (std::size_t(k) < n_terms ? history.term_names[std::size_t(k)] : "?") +
+                                       " term became non-finite");
+        if (!std::isfinite(double(l.total.item()))) throw NumericError("", "the total loss became non-finite");
         if (guard) guard->check(l.total.item());
       } catch (const NumericError& e) {
         throw NumericError("fit", "epoch " + std::to_string(epoch) + ", batch " + std::to_string(state.batch) +

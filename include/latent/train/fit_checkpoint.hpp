@@ -9,9 +9,12 @@
 /// Layout (little-endian): "LATENTFT", u32 version, u64 file size, u64 n + n bytes of the
 /// embedded checkpoint, the training section, u32 CRC-32 of everything before it.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "latent/core/error.hpp"
