@@ -286,3 +286,23 @@ TEST_CASE("killed while writing a checkpoint, at many bytes: the previous one st
   }
   CHECK(killed > 70);
 }
+
+TEST_CASE("clip_grad_norm bounds every step of fit", "[train]") {
+  const auto train = data(40);
+  const auto moved = [&](double clip) {
+    latent::Rng rng(1);
+    Scripted obj({}, rng);
+    latent::Sgd<float> sgd(obj.layer.parameters(), {.lr = 1.0});
+    const std::vector<M> before = weights(obj.layer);
+    latent::FitOptions<float> o{.epochs = 1, .batch_size = 8, .clip_grad_norm = clip, .divergence_factor = 0};
+    latent::fit(obj, sgd, train, o);
+    double squared = 0;
+    const std::vector<M> after = weights(obj.layer);
+    for (std::size_t k = 0; k < after.size(); ++k) squared += double((after[k] - before[k]).squaredNorm());
+    return std::sqrt(squared);
+  };
+  // SGD with lr 1 moves the weights by the clipped gradient: at most 1e-3 per step, 5 steps.
+  CHECK(moved(1e-3) <= 5e-3 * (1 + 1e-4));
+  CHECK(moved(1e-3) > 1e-3);
+  CHECK(moved(0) > 1e-2);
+}
