@@ -14,12 +14,12 @@
 #include <latent/latent.hpp>
 #include <latent/models/pca.hpp>
 
-#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 
 #include "common/flags.hpp"
+#include "common/training.hpp"
 
 namespace {
 
@@ -32,6 +32,7 @@ struct Config {
   double lr, lambda, rho, noise;
   std::uint64_t seed;
   std::string variant, penalty, noise_type, likelihood, data, out, arch;
+  examples::TrainingFlags training;
 };
 
 Config parse(int argc, char** argv) {
@@ -70,7 +71,9 @@ Config parse(int argc, char** argv) {
   c.data = f.get<std::string>("data", "",
                               "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "autoencoder-out", "folder for the PNGs");
+  c.training = examples::training_flags(f, c.out);
   f.finish();
+  examples::check_training_flags(c.training);
   latent::check_corruption({latent::parse_noise(c.noise_type), c.noise});  // the test corruption, for every variant
   if (c.arch != "mlp" && c.arch != "conv")
     throw latent::Error("autoencoder", "unknown --arch '" + c.arch + "' (expected mlp or conv)");
@@ -108,21 +111,6 @@ latent::AutoencoderOptions options_for(const Config& c) {
                               c.variant + "'");
 }
 
-// The loss on a whole dataset in eval mode (no corruption), per example.
-double evaluate(latent::Autoencoder<float>& ae, const latent::Uint8Dataset& data, latent::Rng& rng) {
-  ae.eval();
-  latent::Batcher<float> batches(data, {.batch_size = 1000});
-  batches.start_epoch_in_order();
-  latent::Tape<float> tape;
-  double sum = 0;
-  while (batches.next()) {
-    tape.clear();
-    sum += ae.loss(tape, tape.constant(batches.features()), rng).total.item() * double(batches.features().cols());
-  }
-  ae.train();
-  return sum / double(data.size());
-}
-
 // The convolutional autoencoder: the conv VAE's networks (latent::conv_vae) with a code of D
 // numbers instead of a Gaussian: Conv2d(1, 32, k4 s2 p1) + ReLU (28 -> 14), Conv2d(32, 64) + ReLU
 // (14 -> 7), Linear(3136, D); back by Linear(D, 3136) + ReLU, ConvTranspose2d(64, 32) + ReLU
@@ -158,37 +146,27 @@ int run(const Config& c) {
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 
   latent::Adam<float> opt(ae.parameters(), {.lr = c.lr});
-  latent::DivergenceGuard guard({.lr = c.lr});
-  latent::Batcher<float> batches(train, {.batch_size = c.batch});
-  latent::Tape<float> tape;
-  latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
   std::cerr << "autoencoder (" << c.arch << ", " << c.variant << "): " << ae.num_parameters() << " parameters, "
             << train.size() << " training images, " << c.threads << " threads, products on " << latent::gemm_backend()
             << "\n";
 
-  std::vector<double> train_curve, test_curve;
+  // The variant's loss; the test set scored in eval mode (no corruption) after every epoch.
+  auto options = examples::fit_options<float>(c.training, c.epochs, c.batch, rng);
+  options.eval_batch_size = 1000;
+  latent::Callback<float> print;
+  print.on_epoch_end = [](latent::FitState<float>& s) {
+    const latent::EpochRecord& e = s.history.epochs.back();
+    std::cout << "epoch=" << e.epoch << " train_loss=" << e.train.total << " test_loss=" << e.validation->total
+              << " seconds=" << e.seconds << std::endl;
+  };
+  options.callbacks.push_back(print);
   std::cout << std::fixed << std::setprecision(4);
-  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
-    progress.start_epoch(epoch);
-    batches.start_epoch(rng);
-    double loss_sum = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    while (batches.next()) {
-      tape.clear();
-      opt.zero_grad();
-      const auto loss = ae.loss(tape, tape.constant(batches.features()), rng);
-      guard.check(loss.total.item());
-      tape.backward(loss.total);
-      opt.step();
-      loss_sum += loss.total.item() * double(batches.features().cols());
-      progress.step(loss.total.item(), batches.features().cols());
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    train_curve.push_back(loss_sum / double(train.size()));
-    test_curve.push_back(evaluate(ae, test, rng));
-    progress.end_epoch("");
-    std::cout << "epoch=" << epoch << " train_loss=" << train_curve.back() << " test_loss=" << test_curve.back()
-              << " seconds=" << seconds << std::endl;
+  const latent::History history = latent::fit(ae, opt, train, test, options);
+  if (examples::interrupted(history, "autoencoder")) return 130;
+  std::vector<double> train_curve, test_curve;
+  for (const latent::EpochRecord& e : history.epochs) {
+    train_curve.push_back(e.train.total);
+    test_curve.push_back(e.validation->total);
   }
   ae.eval();
 

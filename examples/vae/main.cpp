@@ -12,7 +12,6 @@
 #include <latent/latent.hpp>
 #include <latent/optim.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "common/flags.hpp"
+#include "common/training.hpp"
 
 namespace {
 
@@ -33,6 +33,7 @@ struct Config {
   bool iwae_train, cvae;
   std::uint64_t seed;
   std::string data, out, likelihood, arch;
+  examples::TrainingFlags training;
 };
 
 Config parse(int argc, char** argv) {
@@ -60,18 +61,14 @@ Config parse(int argc, char** argv) {
   c.out = f.get<std::string>("out", "vae-out", "folder for the PNGs");
   c.eval_k = f.at_least("eval-k", 100, 1, "importance samples of the final log-likelihood bound");
   c.eval_images = f.at_least("eval-images", 2000, 1, "test images in the final log-likelihood bound");
+  c.training = examples::training_flags(f, c.out);
   f.finish();
+  examples::check_training_flags(c.training);
   latent::parse_likelihood(c.likelihood);  // refused now, not after loading the data
   if (c.arch != "mlp" && c.arch != "conv")
     throw latent::Error("vae", "unknown --arch '" + c.arch + "' (expected mlp or conv)");
   if (c.arch == "conv" && c.cvae) throw latent::Error("vae", "--cvae is for --arch mlp only");
   return c;
-}
-
-// Writes the one-hot code of `labels` into y (classes x batch), reusing y's storage.
-void fill_one_hot(M& y, const std::vector<int>& labels) {
-  y.setZero(10, Index(labels.size()));
-  for (std::size_t j = 0; j < labels.size(); ++j) y(labels[j], Index(j)) = 1.0f;
 }
 
 // Inverse of the standard normal CDF by bisection on erfc; for the manifold grid's quantiles.
@@ -84,41 +81,13 @@ double normal_quantile(double p) {
   return 0.5 * (lo + hi);
 }
 
-struct TestScore {
-  double total = 0, recon = 0, kl = 0;
-};
-
-// The negative ELBO on a whole dataset, z sampled (one draw per image), nats per image.
-TestScore evaluate(latent::Vae<float>& vae, const latent::Uint8Dataset& data, bool cvae, latent::Rng& rng) {
-  latent::Batcher<float> batches(data, {.batch_size = 1000});
-  batches.start_epoch_in_order();
-  latent::Tape<float> tape;
-  M y;
-  TestScore s;
-  while (batches.next()) {
-    tape.clear();
-    std::optional<latent::Var<float>> labels;
-    if (cvae) {
-      fill_one_hot(y, batches.labels());
-      labels = tape.constant(y);
-    }
-    const auto e = vae.elbo(tape, tape.constant(batches.features()), rng, {}, labels);
-    const double n = double(batches.features().cols());
-    s.total += e.total.item() * n;
-    s.recon += e.recon.item() * n;
-    s.kl += e.kl.item() * n;
-  }
-  const double n = double(data.size());
-  return {s.total / n, s.recon / n, s.kl / n};
-}
-
 void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, const Config& c, latent::Rng& rng,
                     const std::vector<double>& train_curve, const std::vector<double>& test_curve) {
   namespace fs = std::filesystem;
   const fs::path out(c.out);
   const M x = latent::to_unit<float>(test).features;
   M y;
-  if (c.cvae) fill_one_hot(y, test.labels);
+  if (c.cvae) y = latent::one_hot<float>(test.labels, 10);
 
   // 64 draws from the prior; for a conditional VAE, one row of 8 per class.
   M samples(784, c.cvae ? 80 : 64);
@@ -185,51 +154,31 @@ int run(const Config& c) {
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 
   latent::Adam<float> opt(vae.parameters(), {.lr = c.lr});
-  latent::DivergenceGuard guard({.lr = c.lr});
-  latent::Batcher<float> batches(train, {.batch_size = c.batch});
-  latent::Tape<float> tape;
-  latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
   std::cerr << "vae: " << c.arch << ", " << vae.num_parameters() << " parameters, " << train.size()
             << " training images, " << c.threads << " threads, products on " << latent::gemm_backend() << "\n";
 
-  std::vector<double> train_curve, test_curve;
-  const double warmup_steps = c.warmup * double(batches.batches_per_epoch());
-  long step = 0;
-  M y;
+  // The negative ELBO (or IWAE bound) with KL warm-up; the test set scored after every epoch.
+  latent::VaeObjective<float> objective(vae, {.samples = c.samples, .free_bits = c.free_bits, .iwae = c.iwae_train});
+  auto options = examples::fit_options<float>(c.training, c.epochs, c.batch, rng);
+  options.eval_batch_size = 1000;
+  const double warmup_steps = c.warmup * double((Index(train.size()) + c.batch - 1) / c.batch);
+  options.beta = warmup_steps > 0 ? latent::ValueSchedule::linear_warmup(c.beta, warmup_steps)
+                                  : latent::ValueSchedule::constant(c.beta);
+  latent::Callback<float> print;
+  print.on_epoch_end = [](latent::FitState<float>& s) {
+    const latent::EpochRecord& e = s.history.epochs.back();
+    std::cout << "epoch=" << e.epoch << " train_loss=" << e.train.total << " test_loss=" << e.validation->total
+              << " test_recon=" << e.validation->terms[0] << " test_kl=" << e.validation->terms[1]
+              << " seconds=" << e.seconds << std::endl;
+  };
+  options.callbacks.push_back(print);
   std::cout << std::fixed << std::setprecision(2);
-  for (int epoch = 1; epoch <= c.epochs; ++epoch) {
-    progress.start_epoch(epoch);
-    batches.start_epoch(rng);
-    double loss_sum = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    while (batches.next()) {
-      tape.clear();
-      opt.zero_grad();
-      const auto x = tape.constant(batches.features());
-      std::optional<latent::Var<float>> labels;
-      if (c.cvae) {
-        fill_one_hot(y, batches.labels());
-        labels = tape.constant(y);
-      }
-      const double beta = warmup_steps > 0 ? c.beta * std::min(1.0, double(++step) / warmup_steps) : c.beta;
-      const auto loss =
-          c.iwae_train
-              ? vae.iwae(tape, x, rng, c.samples, labels)
-              : vae.elbo(tape, x, rng, {.samples = c.samples, .beta = beta, .free_bits = c.free_bits}, labels).total;
-      guard.check(loss.item());
-      tape.backward(loss);
-      opt.step();
-      const double n = double(x.cols());
-      loss_sum += loss.item() * n;
-      progress.step(loss.item(), x.cols());
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const TestScore s = evaluate(vae, test, c.cvae, rng);
-    train_curve.push_back(loss_sum / double(train.size()));
-    test_curve.push_back(s.total);
-    progress.end_epoch("");
-    std::cout << "epoch=" << epoch << " train_loss=" << train_curve.back() << " test_loss=" << s.total
-              << " test_recon=" << s.recon << " test_kl=" << s.kl << " seconds=" << seconds << std::endl;
+  const latent::History history = latent::fit(objective, opt, train, test, options);
+  if (examples::interrupted(history, "vae")) return 130;
+  std::vector<double> train_curve, test_curve;
+  for (const latent::EpochRecord& e : history.epochs) {
+    train_curve.push_back(e.train.total);
+    test_curve.push_back(e.validation->total);
   }
 
   const Index images = std::min<Index>(c.eval_images, Index(test.size()));

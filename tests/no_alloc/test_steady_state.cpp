@@ -4,6 +4,7 @@
 // replacement does not touch other tests.
 
 #include <latent/latent.hpp>
+#include <latent/train.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -295,4 +296,55 @@ TEST_CASE("warm Sgd, RmsProp, clip_grad_norm, schedules and Batcher::next perfor
             }
           }
         }) == 0);
+}
+
+namespace {
+// Allocations in the warm steps of a `fit` run (from the end of one step to the end of the next,
+// so the batch gather, the schedules, the guard and the hooks are counted), with every per-step
+// option on: lr and beta schedules, clipping, the divergence guard, signal handling.
+long warm_fit_step_allocations(Eigen::Index examples, latent::Index classes) {
+  latent::Rng rng(1);
+  auto vae = latent::Vae<float>::mlp({.hidden = {64}, .latent = 8, .classes = classes}, rng);
+  latent::Adam<float> adam(vae.parameters());
+  latent::Dataset<float> data;
+  data.features.resize(784, examples);
+  rng.fill_uniform(data.features);
+  if (classes > 0)
+    for (Eigen::Index j = 0; j < examples; ++j) data.labels.push_back(int(j % classes));
+  long counted = 0, steps = 0;
+  latent::Callback<float> count;
+  count.on_step_end = [&](latent::FitState<float>& s) {
+    if (counting) {
+      counting = false;
+      counted += allocations.load();
+      ++steps;
+    }
+    if (s.epoch >= 2 && s.batch < s.batches) {
+      allocations = 0;
+      counting = true;
+    }
+  };
+  latent::FitOptions<float> options{.epochs = 3,
+                                    .batch_size = 64,
+                                    .lr = latent::ValueSchedule::per_step(latent::CosineAnnealing(1e-3, 100)),
+                                    .beta = latent::ValueSchedule::linear_warmup(1.0, 10),
+                                    .clip_grad_norm = 10,
+                                    .rng = &rng};
+  options.callbacks.push_back(count);
+  latent::fit(vae, adam, data, options);
+  counting = false;
+  CHECK(steps > 4);
+  return counted;
+}
+}  // namespace
+
+TEST_CASE("the warm steps of fit perform zero heap allocations", "[train][alloc]") {
+  if (!can_count()) LATENT_SKIP("allocation counting is off under AddressSanitizer; the default preset runs it");
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    INFO("threads " << threads);
+    CHECK(warm_fit_step_allocations(250, 0) == 0);   // 4 batches, the last of 58
+    CHECK(warm_fit_step_allocations(250, 10) == 0);  // a conditional VAE: one-hot labels each step
+  }
+  latent::set_num_threads(1);
 }

@@ -77,6 +77,30 @@ class Batcher {
     rewind();
   }
 
+  /// Continues an epoch that was cut off (a resumed training run): the epoch's order, as
+  /// `order()` gave it, and the number of batches already taken from it. Throws `ShapeError`
+  /// unless `order` is a permutation of 0 .. N-1 and `batches_done` is within the epoch.
+  void resume_epoch(std::span<const Index> order, Index batches_done) {
+    if (Index(order.size()) != n_)
+      throw ShapeError("Batcher::resume_epoch", "the order has " + std::to_string(order.size()) + " entries for " +
+                                                    std::to_string(n_) + " examples");
+    if (batches_done < 0 || batches_done > batches_per_epoch())
+      throw ShapeError("Batcher::resume_epoch", std::to_string(batches_done) + " batches done of an epoch of " +
+                                                    std::to_string(batches_per_epoch()));
+    std::vector<bool> seen(order.size(), false);
+    for (const Index i : order) {
+      if (i < 0 || i >= n_ || seen[std::size_t(i)])
+        throw ShapeError("Batcher::resume_epoch", "the order is not a permutation of 0.." + std::to_string(n_ - 1));
+      seen[std::size_t(i)] = true;
+    }
+    std::copy(order.begin(), order.end(), order_.begin());
+    pos_ = std::min(n_, batches_done * opts_.batch_size);
+    batch_ = batches_done;
+  }
+
+  /// The order of the current epoch: dataset columns in the sequence the batches take them.
+  [[nodiscard]] std::span<const Index> order() const noexcept { return order_; }
+
   /// Fills the next batch; returns false (and leaves the buffers alone) when the epoch is over.
   bool next() {
     const Index left = n_ - pos_;

@@ -192,6 +192,16 @@ inline std::string join(const std::vector<std::string>& names) {
 template <class S>
 void save_checkpoint(const std::filesystem::path& path, Module<S>& model,
                      const std::type_identity_t<Optimizer<S>>* optimizer = nullptr, const Rng* rng = nullptr) {
+  write_file_atomic(path, checkpoint_bytes(model, optimizer, rng));
+  detail::fsync_parent_directory(path);
+}
+
+/// The bytes `save_checkpoint` writes, for a file that embeds a checkpoint (the training state
+/// of `fit`, train/fit_checkpoint.hpp).
+template <class S>
+[[nodiscard]] std::vector<std::uint8_t> checkpoint_bytes(Module<S>& model,
+                                                         const std::type_identity_t<Optimizer<S>>* optimizer = nullptr,
+                                                         const Rng* rng = nullptr) {
   detail::CheckpointWriter w;
   for (char c : detail::checkpoint_magic) w.u8(std::uint8_t(c));
   w.u32(checkpoint_version);
@@ -216,8 +226,7 @@ void save_checkpoint(const std::filesystem::path& path, Module<S>& model,
   }
   w.patch_u64(16, w.bytes().size() + 4);
   w.u32(crc32(w.bytes()));
-  write_file_atomic(path, w.bytes());
-  detail::fsync_parent_directory(path);
+  return std::move(w.bytes());
 }
 
 /// Reads a checkpoint written by `save_checkpoint` into `model`, and into `optimizer` and `rng`
@@ -234,8 +243,13 @@ void save_checkpoint(const std::filesystem::path& path, Module<S>& model,
 template <class S>
 void load_checkpoint(const std::filesystem::path& path, Module<S>& model,
                      std::type_identity_t<Optimizer<S>>* optimizer = nullptr, Rng* rng = nullptr) {
-  const std::string where = path.string();
-  const std::vector<std::uint8_t> bytes = read_file_bytes(path);
+  load_checkpoint_bytes(read_file_bytes(path), path.string(), model, optimizer, rng);
+}
+
+/// `load_checkpoint` from the bytes of a checkpoint held in memory; `where` names them in errors.
+template <class S>
+void load_checkpoint_bytes(std::span<const std::uint8_t> bytes, const std::string& where, Module<S>& model,
+                           std::type_identity_t<Optimizer<S>>* optimizer = nullptr, Rng* rng = nullptr) {
   const std::size_t size = bytes.size();
   // A file shorter than the magic is judged on the bytes it has (std::equal, not memcmp: an empty
   // file has no data pointer).

@@ -301,6 +301,8 @@ class Vae : public Module<S> {
 
   /// D.
   [[nodiscard]] Index latent() const noexcept { return encoder_.latent(); }
+  /// The number of classes of a conditional VAE (0: unconditional).
+  [[nodiscard]] Index classes() const noexcept { return classes_; }
   /// q(z | x).
   GaussianEncoder<S>& encoder() noexcept { return encoder_; }
   /// p(x | z).

@@ -57,6 +57,21 @@ class DivergenceGuard {
                                          advice());
   }
 
+  /// What the guard has seen, for a checkpoint of a training run.
+  struct State {
+    long step = 0, best_step = 1;  ///< steps checked; the step of the best loss
+    double first = 0, best = 0;    ///< the first and the lowest loss
+  };
+  /// The state to save.
+  [[nodiscard]] State state() const noexcept { return {step_, best_step_, first_, best_}; }
+  /// Continues from a saved `state()`.
+  void restore(const State& s) noexcept {
+    step_ = s.step;
+    best_step_ = s.best_step;
+    first_ = s.first;
+    best_ = s.best;
+  }
+
   /// Steps checked so far.
   [[nodiscard]] long steps() const noexcept { return step_; }
   /// The lowest loss seen (0 before the first step).
