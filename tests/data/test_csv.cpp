@@ -109,7 +109,7 @@ TEST_CASE("CSV: a header row picks the label and the feature columns by name", "
                     Contains("both label_column and label_name"));
   CHECK_THROWS_WITH(
       latent::parse_csv<float>(text, "t.csv", {.header = true, .label_name = "label", .columns = {"label"}}),
-      Contains("both a feature and the label"));
+      Contains("t.csv: line 1: column 'label' (column 3) is both a feature and the label"));
 }
 
 TEST_CASE("CSV: a .csv.gz file is read through the gzip reader", "[data]") {

@@ -154,11 +154,11 @@ inline int csv_column(const std::vector<std::string>& header, const std::string&
 /// `label_name` picks the label column and `columns` the feature columns by name (other columns
 /// are then not read, so they may hold text). `where` names the source in messages.
 /// Throws `Error` for options that contradict each other (a name without `header`, both
-/// `label_column` and `label_name`, a label column among `columns`); `FormatError` naming `where`,
-/// the 1-based line and column for a field that is not a finite number (or not an integer in the
-/// label column), a row with a different number of fields, a label column beyond the last field,
-/// a name the header lacks (listing the header), an unclosed quote; and for text without data
-/// lines (empty, or a header only) or without feature columns.
+/// `label_column` and `label_name`); `FormatError` naming `where`, the 1-based line and column
+/// for a field that is not a finite number (or not an integer in the label column), a row with a
+/// different number of fields, a label column beyond the last field, a name the header lacks
+/// (listing the header) or a header that makes the label column one of `columns`, an unclosed
+/// quote; and for text without data lines (empty, or a header only) or without feature columns.
 template <Scalar S>
 [[nodiscard]] Dataset<S> parse_csv(std::string_view text, const std::string& where, const CsvOptions& opts = {}) {
   if (opts.label_column < -1)
@@ -188,7 +188,8 @@ template <Scalar S>
       for (const std::string& name : opts.columns) {
         features.push_back(detail::csv_column(record, name, where));
         if (features.back() == label)
-          throw Error(where, "column " + detail::quote_field(name) + " is both a feature and the label");
+          throw FormatError(where, at + ": column " + detail::quote_field(name) + " (column " +
+                                       std::to_string(label + 1) + ") is both a feature and the label");
       }
       if (opts.columns.empty())
         for (int k = 0; k < int(fields); ++k)
