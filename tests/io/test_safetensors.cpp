@@ -14,11 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "support/skip.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace latent;
 using Catch::Matchers::Contains;
 using latent_test::TempDir;
+
+#if defined(LATENT_WITH_JSON)
 
 namespace {
 
@@ -202,3 +205,9 @@ TEST_CASE("safetensors: headers that lie about sizes, offsets or types are refus
   CHECK_THAT(parse_error(huge), Contains("the header length says 4294967298 bytes but only 2 follow"));
   CHECK_THAT(parse_error({1, 2, 3}), Contains("truncated: 3 bytes, the header length alone needs 8"));
 }
+
+#else
+TEST_CASE("safetensors needs nlohmann_json", "[io]") {
+  LATENT_SKIP("latent built without nlohmann_json (apt-get install nlohmann-json3-dev)");
+}
+#endif
