@@ -4,6 +4,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <latent/distributions/likelihood.hpp>
+
 #include "mlp_fixture.hpp"
 
 using namespace latent_bench;
@@ -21,7 +23,7 @@ static void BM_MlpStep_Tape(benchmark::State& state) {
       h = linear(tape.parameter(p.w[l], p.gw[l]), h, tape.parameter(p.b[l], p.gb[l]));
       if (l < 3) h = relu(h);
     }
-    const auto loss = mean(bce_with_logits(h, tape.constant(p.x)));
+    const auto loss = latent::mean(latent::Bernoulli<float>::nll(h, tape.constant(p.x)));
     tape.backward(loss);
     benchmark::DoNotOptimize(p.gw[0].data());
   }

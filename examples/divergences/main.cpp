@@ -7,6 +7,7 @@
 // and standard deviation per divergence and writes one PNG with p and every fitted q.
 
 #include <latent/io.hpp>
+#include <latent/distributions.hpp>
 #include <latent/losses.hpp>
 #include <latent/optim.hpp>
 #include <latent/train/divergence_guard.hpp>
@@ -23,8 +24,8 @@ namespace {
 
 namespace L = latent::losses;
 using M = latent::Matrix<double>;
-using Objective = std::function<latent::Var<double>(const L::GaussianMixture<double>&,
-                                                    const L::DiagonalGaussian<double>&, latent::Rng&)>;
+using Objective = std::function<latent::Var<double>(const latent::GaussianMixture<double>&,
+                                                    const latent::DiagonalGaussian<double>&, latent::Rng&)>;
 
 struct Config {
   int steps, samples;
@@ -47,7 +48,7 @@ Config parse(int argc, char** argv) {
 }
 
 // The target p on `tape`, held fixed (constants).
-L::GaussianMixture<double> target(latent::Tape<double>& tape) {
+latent::GaussianMixture<double> target(latent::Tape<double>& tape) {
   const M logits = (M(2, 1) << std::log(0.6), std::log(0.4)).finished();
   const M means = (M(1, 2) << -3.0, 3.0).finished();
   const M logvars = (M(1, 2) << 2 * std::log(0.6), 2 * std::log(0.8)).finished();
@@ -70,7 +71,7 @@ Fit fit(const Objective& objective, const Config& c) {
   latent::Rng rng(c.seed);
   for (int step = 0; step < c.steps; ++step) {
     tape.clear();
-    const L::DiagonalGaussian<double> q(mean.on(tape), logvar.on(tape));
+    const latent::DiagonalGaussian<double> q(mean.on(tape), logvar.on(tape));
     const latent::Var<double> loss = objective(target(tape), q, rng);
     guard.check(loss.item());
     opt.zero_grad();
@@ -114,8 +115,8 @@ int run(const Config& c) {
     const Fit f = fit(d.objective, c);
     std::cout << "divergence=" << d.name << " mean=" << f.mean << " std=" << std::exp(0.5 * f.logvar) << "\n";
     curves.push_back(density(std::string("q: ").append(d.name), x, [&f](auto& tape, auto v) {
-      return L::DiagonalGaussian<double>(tape.constant(M::Constant(1, 1, f.mean)),
-                                         tape.constant(M::Constant(1, 1, f.logvar)))
+      return latent::DiagonalGaussian<double>(tape.constant(M::Constant(1, 1, f.mean)),
+                                              tape.constant(M::Constant(1, 1, f.logvar)))
           .log_prob(v);
     }));
   }

@@ -5,6 +5,7 @@
 #include "latent/autodiff.hpp"
 #include "latent/core.hpp"
 #include "latent/data.hpp"
+#include "latent/distributions.hpp"
 #include "latent/layers.hpp"
 #include "latent/losses.hpp"
 #include "latent/models.hpp"

@@ -1,9 +1,8 @@
 #pragma once
 /// @file
-/// latent's losses (namespace `latent::losses`): reconstruction likelihoods, KL divergences,
-/// penalties. Units: nats per example unless a `Reduction` says otherwise.
+/// latent's losses (namespace `latent::losses`): reconstruction likelihoods, Monte Carlo divergences
+/// between distributions (`latent/distributions.hpp`), penalties. Units: nats per example unless a `Reduction` says otherwise.
 
-#include "latent/losses/divergence.hpp"
 #include "latent/losses/divergences.hpp"
 #include "latent/losses/penalty.hpp"
 #include "latent/losses/reconstruction.hpp"

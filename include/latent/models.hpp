@@ -9,5 +9,4 @@
 #include "latent/models/gaussian_encoder.hpp"
 #include "latent/models/kmeans.hpp"
 #include "latent/models/knn.hpp"
-#include "latent/models/likelihood.hpp"
 #include "latent/models/vae.hpp"

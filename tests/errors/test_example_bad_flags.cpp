@@ -15,6 +15,7 @@
 
 #include <sys/wait.h>
 
+#include "support/skip.hpp"
 #include "support/temp_dir.hpp"
 
 #if defined(LATENT_EXAMPLE_VAE) && defined(LATENT_EXAMPLE_AUTOENCODER) && defined(LATENT_EXAMPLE_DIVERGENCES)
@@ -47,15 +48,12 @@ bool have_fashion_mnist() {
          std::filesystem::exists(latent::fashion_mnist_default_dir / "train-labels-idx1-ubyte");
 }
 
-}  // namespace
-
-TEST_CASE("every careless flag makes an example exit 1 with one line naming it", "[errors][table][examples]") {
+// Every careless command line, with `out` as the output folder of those that get to train.
+std::vector<BadFlags> bad_flags(const std::string& out) {
   const char* vae = LATENT_EXAMPLE_VAE;
   const char* ae = LATENT_EXAMPLE_AUTOENCODER;
   const char* div = LATENT_EXAMPLE_DIVERGENCES;
-  latent_test::TempDir dir;
-  const std::string out = " --out " + (dir / "out").string();
-  const std::vector<BadFlags> table = {
+  return {
       {vae, "--epochs -1", "--epochs must be at least 1, got -1"},
       {vae, "--epochs 0", "--epochs must be at least 1, got 0"},
       {vae, "--epochs ten", "--epochs expects a whole number, got 'ten'"},
@@ -118,10 +116,13 @@ TEST_CASE("every careless flag makes an example exit 1 with one line naming it",
       {div, "--seed abc", "--seed expects a non-negative whole number, got 'abc'"},
       {div, "--out /proc/forbidden/p.png", "/proc/forbidden: cannot create the folder"},
   };
-  const bool data = have_fashion_mnist();
-  if (!data) WARN("the training rows are skipped: they need apt-get install dataset-fashion-mnist");
-  for (const BadFlags& row : table) {
-    if (row.trains && !data) continue;
+}
+
+// Runs the rows that train (need Fashion-MNIST) or those refused before any work.
+void run_rows(bool training) {
+  latent_test::TempDir dir;
+  for (const BadFlags& row : bad_flags(" --out " + (dir / "out").string())) {
+    if (row.trains != training) continue;
     const std::string command = std::string(row.program) + " " + row.flags;
     INFO("command: " << command);
     const auto out_file = dir / "stdout", err_file = dir / "stderr";
@@ -141,6 +142,18 @@ TEST_CASE("every careless flag makes an example exit 1 with one line naming it",
       CHECK(read_text(out_file).empty());
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("every careless flag makes an example exit 1 with one line naming it", "[errors][table][examples]") {
+  run_rows(false);
+}
+
+TEST_CASE("a learning rate that makes training diverge stops the example with one line naming it",
+          "[errors][table][examples]") {
+  if (!have_fashion_mnist()) LATENT_SKIP("these rows train: apt-get install dataset-fashion-mnist");
+  run_rows(true);
 }
 
 #endif

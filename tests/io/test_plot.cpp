@@ -101,3 +101,35 @@ TEST_CASE("line plot: series with their own x, with and without markers", "[io]"
   const std::vector<latent::Series> bad = {{.name = "bad", .y = bell, .x = {1.0, 2.0}}};
   CHECK_THROWS_AS(latent::line_plot(bad, {}), latent::ShapeError);
 }
+
+TEST_CASE("loss curve: epochs run left to right and a falling loss falls on the image", "[io]") {
+  // Train falls from 300 to 240 over 10 epochs; test stays at 270. The train line must start above
+  // (smaller pixel y) the test line and end below it, left to right: a flipped axis or reversed
+  // epochs pass a count of coloured pixels but not this.
+  std::vector<double> train, test;
+  for (int e = 0; e < 10; ++e) {
+    train.push_back(300 - 6.0 * e);
+    test.push_back(270);
+  }
+  const auto img = latent::loss_curve(train, test, {.title = "loss"});
+  const latent::Rgb train_ink = latent::detail::palette[0];
+  const auto is_train = [&](int x, int y) {
+    return img.at(x, y, 0) == train_ink.r && img.at(x, y, 1) == train_ink.g && img.at(x, y, 2) == train_ink.b;
+  };
+  // The first train pixel scanning columns from the left, and from the right below the top third
+  // (the legend's swatch, in the top-right corner, has the train colour too).
+  const auto first_from = [&](bool left) {
+    for (int i = 0; i < img.width; ++i) {
+      const int x = left ? i : img.width - 1 - i;
+      for (int y = left ? 0 : img.height / 3; y < img.height; ++y)
+        if (is_train(x, y)) return std::pair{x, y};
+    }
+    return std::pair{-1, -1};
+  };
+  const auto train_start = first_from(true), train_end = first_from(false);
+  INFO("train line from (" << train_start.first << ", " << train_start.second << ") to (" << train_end.first << ", "
+                           << train_end.second << ")");
+  REQUIRE(train_start.first >= 0);
+  CHECK(train_start.first + 200 < train_end.first);   // epochs go left to right
+  CHECK(train_start.second + 100 < train_end.second);  // 300 nats is higher up than 240
+}

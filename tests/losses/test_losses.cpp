@@ -1,4 +1,5 @@
 #include <latent/autodiff/grad_check.hpp>
+#include <latent/distributions.hpp>
 #include <latent/losses.hpp>
 
 #include <catch2/catch.hpp>
@@ -29,9 +30,13 @@ TEST_CASE("every loss passes grad_check", "[losses][gradcheck]") {
       [](auto&, auto v) { return L::gaussian_nll(v[0], v[1], slice_rows(rowwise_sum(v[2]), 0, v[2].rows())); },
       same_shape({Domain::any, Domain::any, Domain::any}));
   check_on_all_shapes(
-      "gaussian_kl", [](auto&, auto v) { return L::gaussian_kl(v[0], v[1]); }, any2);
+      "gaussian_kl",
+      [](auto&, auto v) { return latent::mean(latent::DiagonalGaussian(v[0], v[1]).kl_to_standard_normal()); }, any2);
   check_on_all_shapes(
-      "gaussian_kl q||p", [](auto&, auto v) { return L::gaussian_kl(v[0], v[1], v[2], v[3], Reduction::none); },
+      "gaussian_kl q||p",
+      [](auto&, auto v) {
+        return latent::DiagonalGaussian(v[0], v[1]).kl(latent::DiagonalGaussian(v[2], v[3]));
+      },
       same_shape({Domain::any, Domain::any, Domain::any, Domain::any}));
   check_on_all_shapes(
       "l1_penalty", [](auto&, auto v) { return L::l1_penalty(v[0]); }, same_shape({Domain::away_from_zero}));
@@ -55,11 +60,11 @@ TEST_CASE("closed forms: Gaussian NLL and KL match their formulas", "[losses]") 
   const Md mq = random(4, 3, rng), lq = random(4, 3, rng);
   latent::Tape<double> t;
   const Md nll = L::gaussian_nll(t.constant(x), t.constant(mu), t.constant(lv), Reduction::none).value();
-  const Md kl = L::gaussian_kl(t.constant(mq), t.constant(lq), t.constant(mu), t.constant(lv), Reduction::none).value();
-  const Md kl0 = L::gaussian_kl(t.constant(mq), t.constant(lq), Reduction::none).value();
-  const Md kl_std = L::gaussian_kl(t.constant(mq), t.constant(lq), t.constant(Md::Zero(4, 3)),
-                                   t.constant(Md::Zero(4, 3)), Reduction::none)
-                        .value();
+  const latent::DiagonalGaussian<double> q(t.constant(mq), t.constant(lq));
+  const Md kl = q.kl(latent::DiagonalGaussian<double>(t.constant(mu), t.constant(lv))).value();
+  const Md kl0 = q.kl_to_standard_normal().value();
+  const Md kl_std =
+      q.kl(latent::DiagonalGaussian<double>(t.constant(Md::Zero(4, 3)), t.constant(Md::Zero(4, 3)))).value();
   for (Index j = 0; j < 3; ++j) {
     double n = 0, k = 0;
     for (Index i = 0; i < 4; ++i) {

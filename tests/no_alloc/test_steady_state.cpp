@@ -91,7 +91,7 @@ struct MlpStep {
       h = linear(tape.parameter(w[l], gw[l]), h, tape.parameter(b[l], gb[l]));
       if (l < 3) h = relu(h);
     }
-    const auto loss = mean(bce_with_logits(h, tape.constant(x)));
+    const auto loss = latent::mean(latent::Bernoulli<float>::nll(h, tape.constant(x)));
     tape.backward(loss);
     return loss.item();
   }

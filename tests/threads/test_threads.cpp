@@ -55,7 +55,7 @@ struct Net {
     Tape<float> t;
     const auto h = elu(linear(w1.on(t), t.constant(x), b1.on(t)), 0.7f);
     const auto y = linear(w2.on(t), concat_rows(tanh(h), square(h)), b2.on(t));
-    t.backward(mean(bce_with_logits(y, t.constant(target))));
+    t.backward(mean(Bernoulli<float>::nll(y, t.constant(target))));
   }
   std::vector<Mf> grads() {
     std::vector<Mf> g;

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
-/// Monte Carlo divergences between two distributions on the tape (see
-/// `latent/losses/distributions.hpp`): forward KL, reverse KL and the alpha-divergence, each a
-/// 1x1 Var to minimise. p is the target, q the approximation, as in the lecture. Units: nats.
+/// Monte Carlo divergences between two distributions on the tape (any `Distribution`, such as
+/// `DiagonalGaussian` and `GaussianMixture` of `latent/distributions.hpp`): forward KL, reverse KL and the
+/// alpha-divergence, each a 1x1 Var to minimise. p is the target, q the approximation, as in the lecture. Units: nats.
 ///
 /// Every estimator is the mean of n per-sample terms; `Reduction::none` returns the 1 x n terms
 /// themselves, whose standard deviation over sqrt(n) is the estimate's standard error.
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "latent/autodiff/ops/elementwise.hpp"
-#include "latent/losses/distributions.hpp"
+#include "latent/distributions/distribution.hpp"
 #include "latent/losses/reduction.hpp"
 
 namespace latent::inline v0::losses {

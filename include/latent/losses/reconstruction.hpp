@@ -8,6 +8,7 @@
 
 #include "latent/autodiff/ops/activation.hpp"
 #include "latent/autodiff/ops/fused.hpp"
+#include "latent/distributions/distribution.hpp"
 #include "latent/losses/reduction.hpp"
 #include "latent/losses/targets.hpp"
 
@@ -27,7 +28,7 @@ Var<S> mse(Var<S> prediction, Var<S> target, Reduction r = Reduction::mean) {
 template <class S>
 Var<S> bce_with_logits(Var<S> logits, Var<S> target, Reduction r = Reduction::mean) {
   require_unit_interval("losses::bce_with_logits", target.value());
-  return reduce(latent::bce_with_logits(logits, target), r);
+  return reduce(latent::detail::bce_with_logits(logits, target), r);
 }
 
 /// Bernoulli negative log-likelihood from probabilities p, in nats:
@@ -66,10 +67,7 @@ Var<S> gaussian_nll(Var<S> x, Var<S> mean, Var<S> logvar, Reduction r = Reductio
                     GaussianNllOptions options = {}) {
   Var<S> lv = soft_clamp(logvar, options.min_logvar, options.max_logvar);
   if (lv.cols() == 1 && mean.cols() != 1) lv = broadcast_cols(lv, mean.cols());
-  const Var<S> sq = square(x - mean);
-  const Var<S> terms = mul(sq, exp(-lv)) + lv;
-  const S log_2pi = S(std::log(2 * std::numbers::pi));
-  return reduce(shift(scale(colwise_sum(terms), S(0.5)), S(0.5) * log_2pi * S(x.rows())), r);
+  return reduce(-latent::detail::gaussian_log_density(x, mean, lv), r);
 }
 
 }  // namespace latent::inline v0::losses

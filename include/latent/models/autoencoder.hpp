@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "latent/autodiff/ops/fused.hpp"
+#include "latent/distributions/likelihood.hpp"
 #include "latent/layers/mlp.hpp"
 #include "latent/losses/targets.hpp"
 #include "latent/models/checks.hpp"
@@ -20,7 +21,6 @@
 #include "latent/models/contractive.hpp"
 #include "latent/models/corruption.hpp"
 #include "latent/models/detail/chunks.hpp"
-#include "latent/models/likelihood.hpp"
 
 namespace latent::inline v0 {
 
@@ -122,7 +122,7 @@ class Autoencoder : public Module<S> {
     const Var<S> z = encoder_->forward(tape, input);
     const Var<S> out = decoder_->forward(tape, z);
     const Var<S> recon =
-        mean(options_.likelihood == Likelihood::bernoulli ? bce_with_logits(out, x) : squared_error(out, x));
+        mean(options_.likelihood == Likelihood::bernoulli ? Bernoulli<S>::nll(out, x) : squared_error(out, x));
     std::optional<Var<S>> penalty;
     const auto add = [&](Var<S> term) { penalty = penalty ? *penalty + term : term; };
     if (options_.penalty != CodePenalty::none)
@@ -256,8 +256,7 @@ class Autoencoder : public Module<S> {
 
   // E[x | z] from the decoder's output: the logistic function of the logits for Bernoulli.
   Matrix<S> mean_of(const ConstView<S>& out) const {
-    if (options_.likelihood == Likelihood::gaussian) return out;
-    return (1 + (-out.array()).exp()).inverse().matrix();
+    return options_.likelihood == Likelihood::bernoulli ? Bernoulli<S>::mean(out) : Gaussian<S>::mean(out);
   }
 
   AutoencoderOptions options_;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "latent/core/sizes.hpp"
+#include "latent/distributions/likelihood.hpp"
 #include "latent/layers/mlp.hpp"
-#include "latent/models/likelihood.hpp"
 
 namespace latent::inline v0 {
 
@@ -65,16 +65,16 @@ class Decoder : public Module<S> {
 
   /// -log p(x | z) per column (1 x batch), in nats, given this decoder's `output` for z.
   Var<S> negative_log_likelihood(Tape<S>& tape, Var<S> output, Var<S> x) const {
-    std::optional<Var<S>> lv;
-    if (learn_variance_) lv = logvar_.on(tape);
-    return latent::negative_log_likelihood(likelihood_, output, x, sigma_, lv);
+    if (likelihood_ == Likelihood::bernoulli) return Bernoulli<S>::nll(output, x);
+    Gaussian<S> gaussian{.sigma = sigma_, .logvar = std::nullopt};
+    if (learn_variance_) gaussian.logvar = logvar_.on(tape);
+    return gaussian.nll(output, x);
   }
 
   /// The mean of p(x | z) from the decoder's raw output: sigmoid(logits) or the mean itself.
   template <class Derived>
   Matrix<S> mean(const Eigen::MatrixBase<Derived>& output) const {
-    if (likelihood_ == Likelihood::gaussian) return output;
-    return (1 + (-output.array()).exp()).inverse().matrix();
+    return likelihood_ == Likelihood::bernoulli ? Bernoulli<S>::mean(output) : Gaussian<S>::mean(output);
   }
 
   /// The likelihood.

@@ -9,6 +9,7 @@
 
 #include "latent/autodiff/ops/rows.hpp"
 #include "latent/core/sizes.hpp"
+#include "latent/distributions/diagonal_gaussian.hpp"
 #include "latent/layers/mlp.hpp"
 #include "latent/losses/reconstruction.hpp"
 
@@ -23,13 +24,6 @@ struct GaussianEncoderOptions {
   double min_logvar = -30.0;                 ///< soft lower bound of the log-variance
   double max_logvar = 20.0;                  ///< soft upper bound: exp(logvar / 2) stays finite in float
   LinearOptions linear = {};                 ///< bias and init of every layer
-};
-
-/// The two Vars of q(z | x): each latent x batch.
-template <class S>
-struct GaussianParams {
-  Var<S> mu;      ///< the mean
-  Var<S> logvar;  ///< log sigma^2, soft-clamped
 };
 
 /// The VAE's probabilistic encoder q(z | x) = N(mu, diag(sigma^2)): a trunk (an MLP, or any
@@ -66,8 +60,9 @@ class GaussianEncoder : public Module<S> {
     return q;
   }
 
-  /// mu and log-variance of q(z | x) for the columns of x.
-  GaussianParams<S> encode(Tape<S>& tape, Var<S> x) const {
+  /// q(z | x) for the columns of x: one diagonal Gaussian per column, mean and (clamped)
+  /// log-variance each latent x batch.
+  DiagonalGaussian<S> encode(Tape<S>& tape, Var<S> x) const {
     const Var<S> h = head_.forward(tape, trunk_ ? trunk_->forward(tape, x) : x);
     return {slice_rows(h, 0, latent_), losses::soft_clamp(slice_rows(h, latent_, latent_), min_logvar_, max_logvar_)};
   }
@@ -75,7 +70,7 @@ class GaussianEncoder : public Module<S> {
   /// mu stacked on the (clamped) log-variance: 2D x batch.
   Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     const auto q = encode(tape, x);
-    return concat_rows(q.mu, q.logvar);
+    return concat_rows(q.mean(), q.logvar());
   }
 
   /// D.

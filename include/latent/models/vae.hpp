@@ -138,12 +138,11 @@ class Vae : public Module<S> {
                                      std::to_string(options.beta) + " free_bits=" + std::to_string(options.free_bits));
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index L = options.samples;
-    const Var<S> z =
-        reparameterize(repeat(q.mu, L), repeat(q.logvar, L), standard_normal(tape, q.mu.rows(), q.mu.cols() * L, rng));
+    const Var<S> z = q.sample(q.batch() * L, rng);
     const Var<S> out = decoder_.forward(tape, with_labels(z, labels, L));
     // The mean over all B L columns is the mean over examples of the mean over samples.
     const Var<S> recon = mean(decoder_.negative_log_likelihood(tape, out, repeat(x, L)));
-    const Var<S> kl = mean(gaussian_kl(q.mu, q.logvar));
+    const Var<S> kl = mean(q.kl_to_standard_normal());
     const Var<S> kl_term = options.free_bits > 0 ? free_bits_kl(q, options.free_bits) : kl;
     require_finite<S>("elbo", "reconstruction term", recon);
     require_finite<S>("elbo", "KL term", kl);
@@ -157,18 +156,17 @@ class Vae : public Module<S> {
     check_targets("log_weights", x);
     require_size("log_weights", "k", k);
     const auto q = encoder_.encode(tape, with_labels(x, labels));
-    const Index D = q.mu.rows(), n = q.mu.cols() * k;
-    const Var<S> eps = standard_normal(tape, D, n, rng);
-    const Var<S> logvar = repeat(q.logvar, k);
-    const Var<S> z = reparameterize(repeat(q.mu, k), logvar, eps);
+    const Index n = q.batch() * k;
+    const Var<S> eps = standard_normal(tape, q.dim(), n, rng);
+    const Var<S> z = q.reparameterize(eps);
     const Var<S> log_px =
         -decoder_.negative_log_likelihood(tape, decoder_.forward(tape, with_labels(z, labels, k)), repeat(x, k));
     // log p(z) - log q(z | x) = -|z|^2 / 2 + |eps|^2 / 2 + sum(logvar) / 2: z - mu = sigma .* eps,
     // and the normalising constants of both Gaussians cancel.
     const Var<S> eps_norm = tape.record("half_squared_norm", 1, n);
     tape.value_of(eps_norm) = tape.value(eps).colwise().squaredNorm() * S(0.5);
-    const Var<S> log_ratio = eps_norm + scale(colwise_sum(square(z)) - colwise_sum(logvar), S(-0.5));
-    return reshape(log_px + log_ratio, k, q.mu.cols());
+    const Var<S> log_ratio = eps_norm + scale(colwise_sum(square(z)) - repeat(colwise_sum(q.logvar()), k), S(-0.5));
+    return reshape(log_px + log_ratio, k, q.batch());
   }
 
   /// The negative importance-weighted bound (Burda et al. 2015), 1x1 in nats per example:
@@ -186,7 +184,7 @@ class Vae : public Module<S> {
   /// samples z through `elbo` or `iwae`, which take the Rng explicitly.
   Var<S> forward(Tape<S>& tape, Var<S> x) const override {
     check_input("forward", x, std::nullopt);
-    return decoder_.forward(tape, encoder_.encode(tape, x).mu);
+    return decoder_.forward(tape, encoder_.encode(tape, x).mean());
   }
 
   // --- without a tape: const, on a tape of the call's own ------------------------------------
@@ -197,8 +195,8 @@ class Vae : public Module<S> {
     Matrix<S> mu(latent(), x.cols()), logvar(latent(), x.cols());
     detail::on_chunks<S>(x.cols(), [&](Tape<S>& t, Index j, Index n) {
       const auto q = encoder_.encode(t, with_labels(t.constant(x.middleCols(j, n)), chunk(t, labels, j, n)));
-      mu.middleCols(j, n) = q.mu.value();
-      logvar.middleCols(j, n) = q.logvar.value();
+      mu.middleCols(j, n) = q.mean().value();
+      logvar.middleCols(j, n) = q.logvar().value();
     });
     return {mu, logvar};
   }
@@ -353,9 +351,9 @@ class Vae : public Module<S> {
 
   // Free bits (Kingma et al. 2016): sum_d max(lambda, mean_batch KL_d), KL_d the per-dimension
   // KL 1/2 (mu^2 + exp(lv) - 1 - lv). Below lambda a dimension's KL exerts no pull.
-  static Var<S> free_bits_kl(const GaussianParams<S>& q, double lambda) {
-    const Var<S> kl_elem = scale(shift(square(q.mu) + exp(q.logvar) - q.logvar, S(-1)), S(0.5));
-    const Var<S> kl_dim = scale(rowwise_sum(kl_elem), S(1) / S(q.mu.cols()));
+  static Var<S> free_bits_kl(const DiagonalGaussian<S>& q, double lambda) {
+    const Var<S> kl_elem = scale(shift(square(q.mean()) + exp(q.logvar()) - q.logvar(), S(-1)), S(0.5));
+    const Var<S> kl_dim = scale(rowwise_sum(kl_elem), S(1) / S(q.batch()));
     return sum(shift(relu(shift(kl_dim, S(-lambda))), S(lambda)));
   }
 

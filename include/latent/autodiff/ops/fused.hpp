@@ -7,32 +7,6 @@
 #include "latent/autodiff/ops/elementwise.hpp"
 
 namespace latent::inline v0 {
-/// Bernoulli negative log-likelihood of targets `x` in [0, 1] under logits `z`, per example:
-/// `-sum_i [x_i log sigmoid(z_i) + (1 - x_i) log(1 - sigmoid(z_i))]`, computed as
-/// `max(z, 0) - z x + log1p(exp(-|z|))`, finite for every logit. Returns 1 x batch, in nats.
-template <class S>
-Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
-  detail::require_shapes(logits.rows() == targets.rows() && logits.cols() == targets.cols(), "bce_with_logits",
-                         "logits", logits, "targets", targets);
-  Tape<S>& t = logits.tape();
-  // l_j = sum_i [max(z,0) - z x + log1p(exp(-|z|))]:  dz += g_j (sigmoid(z) - x),  dx += -g_j z.
-  const Var<S> out = t.record(
-      "bce_with_logits", 1, logits.cols(), {logits, targets}, [z = logits, x = targets](Tape<S>& t, Var<S> out) {
-        const S* g = t.adjoint_of(out).data();
-        t.accumulate_column_entries(
-            z, [g]<class P>(Index j, const P& zj, const P& xj) { return (detail::logistic(zj) - xj) * P(g[j]); },
-            z.value(), x.value());
-        t.accumulate_column_entries(
-            x, [g]<class P>(Index j, const P& zj) { return zj * P(-g[j]); }, z.value());
-      });
-  detail::column_sums(
-      t.value_of(out).data(), logits.rows(), logits.cols(),
-      []<class P>(const P& z, const P& x) { return max(z, P(0)) - z * x + detail::log1p_exp_minus_abs(z); },
-      logits.value().data(), targets.value().data());
-  t.finish(out);
-  return out;
-}
-
 /// Squared error per example, `sum_i (a_i - b_i)^2`: 1 x batch. Its batch mean is the MSE
 /// loss in latent's units (summed over features, averaged over examples).
 template <class S>
@@ -55,29 +29,6 @@ Var<S> squared_error(Var<S> a, Var<S> b) {
         return d * d;
       },
       a.value().data(), b.value().data());
-  t.finish(out);
-  return out;
-}
-
-/// KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, in nats:
-/// `1/2 sum_i (mu_i^2 + exp(logvar_i) - 1 - logvar_i)`. Returns 1 x batch.
-template <class S>
-Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
-  detail::require_shapes(mu.rows() == logvar.rows() && mu.cols() == logvar.cols(), "gaussian_kl", "mu", mu, "logvar",
-                         logvar);
-  Tape<S>& t = mu.tape();
-  // KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
-  const Var<S> out = t.record("gaussian_kl", 1, mu.cols(), {mu, logvar}, [mu, lv = logvar](Tape<S>& t, Var<S> out) {
-    const S* g = t.adjoint_of(out).data();
-    t.accumulate_column_entries(
-        mu, [g]<class P>(Index j, const P& m) { return m * P(g[j]); }, mu.value());
-    t.accumulate_column_entries(
-        lv, [g]<class P>(Index j, const P& l) { return (exp(l) - P(1)) * P(S(0.5) * g[j]); }, lv.value());
-  });
-  detail::column_sums(
-      t.value_of(out).data(), mu.rows(), mu.cols(),
-      []<class P>(const P& m, const P& lv) { return P(0.5) * (m * m + exp(lv) - P(1) - lv); }, mu.value().data(),
-      logvar.value().data());
   t.finish(out);
   return out;
 }
@@ -110,4 +61,58 @@ Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
   return z;
 }
 
+// The two fused likelihood terms have one public name each: `Bernoulli<S>::nll` and
+// `DiagonalGaussian::kl_to_standard_normal` (distributions/).
+namespace detail {
+
+/// Bernoulli negative log-likelihood of targets `x` in [0, 1] under logits `z`, per example:
+/// `-sum_i [x_i log sigmoid(z_i) + (1 - x_i) log(1 - sigmoid(z_i))]`, computed as
+/// `max(z, 0) - z x + log1p(exp(-|z|))`, finite for every logit. Returns 1 x batch, in nats.
+template <class S>
+Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
+  detail::require_shapes(logits.rows() == targets.rows() && logits.cols() == targets.cols(), "bce_with_logits",
+                         "logits", logits, "targets", targets);
+  Tape<S>& t = logits.tape();
+  // l_j = sum_i [max(z,0) - z x + log1p(exp(-|z|))]:  dz += g_j (sigmoid(z) - x),  dx += -g_j z.
+  const Var<S> out = t.record(
+      "bce_with_logits", 1, logits.cols(), {logits, targets}, [z = logits, x = targets](Tape<S>& t, Var<S> out) {
+        const S* g = t.adjoint_of(out).data();
+        t.accumulate_column_entries(
+            z, [g]<class P>(Index j, const P& zj, const P& xj) { return (detail::logistic(zj) - xj) * P(g[j]); },
+            z.value(), x.value());
+        t.accumulate_column_entries(
+            x, [g]<class P>(Index j, const P& zj) { return zj * P(-g[j]); }, z.value());
+      });
+  detail::column_sums(
+      t.value_of(out).data(), logits.rows(), logits.cols(),
+      []<class P>(const P& z, const P& x) { return max(z, P(0)) - z * x + detail::log1p_exp_minus_abs(z); },
+      logits.value().data(), targets.value().data());
+  t.finish(out);
+  return out;
+}
+
+/// KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, in nats:
+/// `1/2 sum_i (mu_i^2 + exp(logvar_i) - 1 - logvar_i)`. Returns 1 x batch.
+template <class S>
+Var<S> gaussian_kl(Var<S> mu, Var<S> logvar) {
+  detail::require_shapes(mu.rows() == logvar.rows() && mu.cols() == logvar.cols(), "gaussian_kl", "mu", mu, "logvar",
+                         logvar);
+  Tape<S>& t = mu.tape();
+  // KL_j = 1/2 sum_i (mu^2 + e^lv - 1 - lv):  dmu += g_j mu,  dlv += g_j (e^lv - 1) / 2.
+  const Var<S> out = t.record("gaussian_kl", 1, mu.cols(), {mu, logvar}, [mu, lv = logvar](Tape<S>& t, Var<S> out) {
+    const S* g = t.adjoint_of(out).data();
+    t.accumulate_column_entries(
+        mu, [g]<class P>(Index j, const P& m) { return m * P(g[j]); }, mu.value());
+    t.accumulate_column_entries(
+        lv, [g]<class P>(Index j, const P& l) { return (exp(l) - P(1)) * P(S(0.5) * g[j]); }, lv.value());
+  });
+  detail::column_sums(
+      t.value_of(out).data(), mu.rows(), mu.cols(),
+      []<class P>(const P& m, const P& lv) { return P(0.5) * (m * m + exp(lv) - P(1) - lv); }, mu.value().data(),
+      logvar.value().data());
+  t.finish(out);
+  return out;
+}
+
+}  // namespace detail
 }  // namespace latent::inline v0

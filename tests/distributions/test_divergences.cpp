@@ -1,4 +1,5 @@
 #include <latent/autodiff/grad_check.hpp>
+#include <latent/distributions.hpp>
 #include <latent/losses.hpp>
 
 #include <catch2/catch.hpp>
@@ -36,7 +37,8 @@ double alpha_closed_form(double a) {
 // KL(a || b) between the two Gaussians from the library's closed form.
 double kl_closed_form(const Col& ma, const Col& lva, const Col& mb, const Col& lvb) {
   latent::Tape<double> t;
-  return L::gaussian_kl(t.constant(ma), t.constant(lva), t.constant(mb), t.constant(lvb), Reduction::sum).item();
+  const latent::DiagonalGaussian<double> a(t.constant(ma), t.constant(lva)), b(t.constant(mb), t.constant(lvb));
+  return sum(a.kl(b)).item();
 }
 
 struct Estimate {
@@ -64,7 +66,7 @@ constexpr Index n = 40000;
 
 TEST_CASE("Gaussian log density and sampling", "[losses]") {
   latent::Tape<double> t;
-  const L::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp));
+  const latent::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp));
   const Md x = (Md(2, 2) << 0.1, -1.5, 2.0, 0.7).finished();
   const Md lp = p.log_prob(t.constant(x)).value();
   for (Index j = 0; j < 2; ++j) {
@@ -84,7 +86,7 @@ TEST_CASE("Gaussian log density and sampling", "[losses]") {
     CHECK(std::abs(mean(i) - mp(i)) < 5 * std::sqrt(std::exp(lvp(i)) / n));
     CHECK(var(i) == Approx(std::exp(lvp(i))).epsilon(0.03));
   }
-  CHECK_THROWS_AS(L::DiagonalGaussian<double>(t.constant(mp), t.constant(Md::Zero(3, 1))), latent::ShapeError);
+  CHECK_THROWS_AS(latent::DiagonalGaussian<double>(t.constant(mp), t.constant(Md::Zero(3, 1))), latent::ShapeError);
   CHECK_THROWS_AS(p.sample(0, rng), latent::ShapeError);
 }
 
@@ -98,7 +100,7 @@ TEST_CASE("mixture log density matches a direct computation, and stays finite fa
   rng.fill_uniform(x, -3, 3);
   x.col(4) << 600, -450;  // every component density underflows to 0 here
   latent::Tape<double> t;
-  const L::GaussianMixture<double> p(t.constant(logits), t.constant(means), t.constant(logvars));
+  const latent::GaussianMixture<double> p(t.constant(logits), t.constant(means), t.constant(logvars));
   const Md lp = p.log_prob(t.constant(x)).value();
 
   const Col w = logits.array().exp() / logits.array().exp().sum();
@@ -125,8 +127,8 @@ TEST_CASE("mixture log density matches a direct computation, and stays finite fa
   }
 
   // One component is a Gaussian.
-  const L::GaussianMixture<double> one(t.constant(Md::Constant(1, 1, 0.7)), t.constant(mp), t.constant(lvp));
-  const L::DiagonalGaussian<double> g(t.constant(mp), t.constant(lvp));
+  const latent::GaussianMixture<double> one(t.constant(Md::Constant(1, 1, 0.7)), t.constant(mp), t.constant(lvp));
+  const latent::DiagonalGaussian<double> g(t.constant(mp), t.constant(lvp));
   CHECK((one.log_prob(t.constant(x)).value() - g.log_prob(t.constant(x)).value()).cwiseAbs().maxCoeff() < 1e-12);
 
   // Draws have the mixture's mean sum_k w_k m_k.
@@ -135,13 +137,13 @@ TEST_CASE("mixture log density matches a direct computation, and stays finite fa
   const Col mean = z.rowwise().mean();
   const Col sd = ((z.colwise() - mean).array().square().rowwise().sum() / double(n - 1)).sqrt();
   for (Index i = 0; i < 2; ++i) CHECK(std::abs(mean(i) - expected(i)) < 5 * sd(i) / std::sqrt(double(n)));
-  CHECK_THROWS_AS(L::GaussianMixture<double>(t.constant(logits), t.constant(means), t.constant(Md::Zero(2, 2))),
+  CHECK_THROWS_AS(latent::GaussianMixture<double>(t.constant(logits), t.constant(means), t.constant(Md::Zero(2, 2))),
                   latent::ShapeError);
 }
 
 TEST_CASE("forward and reverse KL estimators match the closed form", "[losses]") {
   latent::Tape<double> t;
-  const L::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp)), q(t.constant(mq), t.constant(lvq));
+  const latent::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp)), q(t.constant(mq), t.constant(lvq));
   latent::Rng rng(11);
   check_estimate(summarise(L::forward_kl(p, q, n, rng, Reduction::none)), kl_closed_form(mp, lvp, mq, lvq));
   check_estimate(summarise(L::reverse_kl(p, q, n, rng, Reduction::none)), kl_closed_form(mq, lvq, mp, lvp));
@@ -150,7 +152,7 @@ TEST_CASE("forward and reverse KL estimators match the closed form", "[losses]")
 
 TEST_CASE("alpha-divergence estimator matches the Gaussian closed form", "[losses]") {
   latent::Tape<double> t;
-  const L::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp)), q(t.constant(mq), t.constant(lvq));
+  const latent::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp)), q(t.constant(mq), t.constant(lvq));
   latent::Rng rng(13);
   for (double a : {-0.5, 0.25, 0.5, 0.75, 2.0}) {
     INFO("alpha " << a << " from q");
@@ -174,7 +176,7 @@ TEST_CASE("alpha-divergence tends to forward KL as alpha -> 1 and reverse KL as 
   }
   // The estimator is continuous at both ends (same draws) and its limits estimate the KLs.
   latent::Tape<double> t;
-  const L::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp)), q(t.constant(mq), t.constant(lvq));
+  const latent::DiagonalGaussian<double> p(t.constant(mp), t.constant(lvp)), q(t.constant(mq), t.constant(lvq));
   const auto estimate = [&](double a) {
     latent::Rng rng(17);
     return L::alpha_divergence(p, q, a, n, rng, L::Proposal::q, Reduction::none);
@@ -194,8 +196,8 @@ TEST_CASE("divergence estimators pass grad_check with fixed noise", "[losses][gr
   const auto check = [&](const char* label, auto estimator) {
     const auto result = latent::grad_check(
         [&](latent::Tape<double>&, std::span<const latent::Var<double>> v) {
-          const L::GaussianMixture<double> p(v[0], v[1], v[2]);
-          const L::DiagonalGaussian<double> q(v[3], v[4]);
+          const latent::GaussianMixture<double> p(v[0], v[1], v[2]);
+          const latent::DiagonalGaussian<double> q(v[3], v[4]);
           latent::Rng rng(23);
           return estimator(p, q, rng);
         },
