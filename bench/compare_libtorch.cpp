@@ -7,6 +7,10 @@
 // products alone in Eigen's GEMM (`gemm_floor`, floor_share = floor / latent's epoch) and the
 // batch-128 step on 1 thread against N, for latent and for those products alone.
 //
+// `--model conv` compares the convolutional VAE instead (latent::conv_vae, 258,025 parameters, and
+// the same net in torch::nn): the batch-128 step, encoding one image and the epoch, with `--only
+// latent|libtorch --epochs N` for one side's peak RSS.
+//
 // LibTorch runs in its best configuration (issue 8): at::set_num_threads(threads),
 // OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset; OpenBLAS reads these when it loads, so the
 // program re-executes itself with them set. Built only when CMake finds Torch (Debian's
@@ -82,10 +86,57 @@ struct TorchVae : torch::nn::Module {
   }
 };
 
+// The conv VAE of issue 19: Conv2d(1,32,k4,s2,p1)+ReLU, Conv2d(32,64,k4,s2,p1)+ReLU, flatten 3136,
+// Linear(3136, 2 x 20); Linear(20, 3136)+ReLU, 64x7x7, ConvTranspose2d(64,32,k4,s2,p1)+ReLU,
+// ConvTranspose2d(32,1,k4,s2,p1) = Bernoulli logits. 258,025 parameters, as latent::conv_vae.
+struct TorchConvVae : torch::nn::Module {
+  torch::nn::Conv2d conv1{torch::nn::Conv2dOptions(1, 32, 4).stride(2).padding(1)},
+      conv2{torch::nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)};
+  torch::nn::Linear head{3136, 40}, fc{20, 3136};
+  torch::nn::ConvTranspose2d deconv1{torch::nn::ConvTranspose2dOptions(64, 32, 4).stride(2).padding(1)},
+      deconv2{torch::nn::ConvTranspose2dOptions(32, 1, 4).stride(2).padding(1)};
+  TorchConvVae() {
+    register_module("conv1", conv1);
+    register_module("conv2", conv2);
+    register_module("head", head);
+    register_module("fc", fc);
+    register_module("deconv1", deconv1);
+    register_module("deconv2", deconv2);
+  }
+  std::vector<torch::Tensor> encode(const torch::Tensor& x) {
+    const auto h = torch::relu(conv2(torch::relu(conv1(x.view({x.size(0), 1, 28, 28})))));
+    return head(h.view({x.size(0), 3136})).chunk(2, 1);
+  }
+  torch::Tensor loss(const torch::Tensor& x) {
+    const auto q = encode(x);
+    const auto& mu = q[0];
+    const auto& logvar = q[1];
+    const auto z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
+    const auto d = torch::relu(fc(z)).view({x.size(0), 64, 7, 7});
+    const auto logits = deconv2(torch::relu(deconv1(d))).view({x.size(0), 784});
+    const auto bce = torch::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::Sum);
+    const auto kld = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp());
+    return (bce + kld) / x.size(0);
+  }
+};
+
 // --- the same in latent -------------------------------------------------------------------
 struct LatentVae {
   latent::Rng rng{1};
   latent::Vae<float> vae = latent::Vae<float>::mlp({}, rng);
+  latent::Adam<float> opt{vae.parameters(), {.lr = 1e-3}};
+  latent::Tape<float> tape;
+  void step(const latent::Matrix<float>& x) {
+    tape.clear();
+    opt.zero_grad();
+    tape.backward(vae.elbo(tape, tape.constant(x), rng).total);
+    opt.step();
+  }
+};
+
+struct LatentConvVae {
+  latent::Rng rng{1};
+  latent::Vae<float> vae = latent::conv_vae<float>({}, rng);
   latent::Adam<float> opt{vae.parameters(), {.lr = 1e-3}};
   latent::Tape<float> tape;
   void step(const latent::Matrix<float>& x) {
@@ -126,6 +177,80 @@ static std::string cpu_model() {
   return "unknown";
 }
 
+// The conv VAE side by side: step at batch 128, encoding one image, the epoch; or one side alone.
+int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, const latent::Uint8Dataset& train,
+                 int threads, int repeats, int epochs_repeats, const std::string& only, int train_epochs) {
+  TorchConvVae tv;
+  torch::optim::Adam topt(tv.parameters(), torch::optim::AdamOptions(1e-3));
+  LatentConvVae lv;
+  std::cout << "model=conv parameters latent=" << lv.vae.num_parameters() << " libtorch=" << [&] {
+    long n = 0;
+    for (const auto& p : tv.parameters()) n += p.numel();
+    return n;
+  }() << std::endl;
+  const auto torch_step = [&](const torch::Tensor& x) {
+    topt.zero_grad();
+    tv.loss(x).backward();
+    topt.step();
+  };
+  latent::Batcher<float> batches(train, {.batch_size = 128});
+  latent::Rng order(3);
+  const auto latent_epoch = [&] {
+    for (batches.start_epoch(order); batches.next();) lv.step(batches.features());
+  };
+  const auto torch_epoch = [&] {
+    const auto perm = torch::randperm(all_t.size(0), torch::kLong);
+    for (long s = 0; s < all_t.size(0); s += 128)
+      torch_step(all_t.index_select(0, perm.narrow(0, s, std::min<long>(128, all_t.size(0) - s))));
+  };
+  if (!only.empty()) {
+    if (only == "gemms") {
+      std::cerr << "compare_libtorch: --only gemms is for --model mlp\n";
+      return 2;
+    }
+    for (int e = 0; e < train_epochs; ++e) {
+      const auto t0 = Clock::now();
+      only == "latent" ? latent_epoch() : torch_epoch();
+      std::cout << std::fixed << std::setprecision(3) << "model=conv only=" << only << " epoch=" << e + 1
+                << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
+    }
+    return 0;
+  }
+  const int steps = 10;
+  {
+    const latent::Matrix<float> x = all.leftCols(128);
+    const torch::Tensor xt = all_t.narrow(0, 0, 128);
+    for (int w = 0; w < 3; ++w) {
+      lv.step(x);
+      torch_step(xt);
+    }
+    const auto s = measure(repeats, {[&] {
+                                       for (int i = 0; i < steps; ++i) lv.step(x);
+                                     },
+                                     [&] {
+                                       for (int i = 0; i < steps; ++i) torch_step(xt);
+                                     }});
+    report_vs_torch("conv_train_step_batch128", "ms", 1e3 / steps, s[0], s[1]);
+  }
+  {
+    const latent::Matrix<float> x = all.leftCols(1);
+    const torch::Tensor xt = all_t.narrow(0, 0, 1);
+    const int n = 500;
+    torch::NoGradGuard no_grad;
+    const auto s = measure(repeats, {[&] {
+                                       for (int i = 0; i < n; ++i) lv.vae.encode(x);
+                                     },
+                                     [&] {
+                                       for (int i = 0; i < n; ++i) tv.encode(xt);
+                                     }});
+    report_vs_torch("conv_encode_batch1", "us", 1e6 / n, s[0], s[1]);
+  }
+  (void)threads;
+  const auto s = measure(epochs_repeats, {latent_epoch, torch_epoch});
+  report_vs_torch("conv_epoch", "s", 1.0, s[0], s[1]);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   // OpenBLAS reads its environment when the library loads: set it, then start again.
   if (const char* v = std::getenv("OPENBLAS_NUM_THREADS"); v == nullptr || std::string(v) != "1") {
@@ -136,7 +261,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   int threads = 2, repeats = 5, epochs_repeats = 5, train_epochs = 0;
-  std::string only;
+  std::string only, model = "mlp";
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = i + 1 < argc ? argv[i] : "";  // every flag takes a value
     if (flag == "--threads")
@@ -147,10 +272,12 @@ int main(int argc, char** argv) {
       epochs_repeats = std::atoi(argv[i + 1]);
     else if (flag == "--only")
       only = argv[i + 1];
+    else if (flag == "--model")
+      model = argv[i + 1];
     else if (flag == "--epochs")
       train_epochs = std::atoi(argv[i + 1]);
     else {
-      std::cerr << "usage: compare_libtorch [--threads N] [--repeats R] [--epoch-repeats E]\n"
+      std::cerr << "usage: compare_libtorch [--model mlp|conv] [--threads N] [--repeats R] [--epoch-repeats E]\n"
                    "       compare_libtorch --only latent|libtorch|gemms --epochs N   (one side alone: peak RSS, "
                    "seconds per epoch)\n";
       return 2;
@@ -158,6 +285,10 @@ int main(int argc, char** argv) {
   }
   if (!only.empty() && only != "latent" && only != "libtorch" && only != "gemms") {
     std::cerr << "compare_libtorch: --only takes latent, libtorch or gemms, not '" << only << "'\n";
+    return 2;
+  }
+  if (model != "mlp" && model != "conv") {
+    std::cerr << "compare_libtorch: --model takes mlp or conv, not '" << model << "'\n";
     return 2;
   }
   at::set_num_threads(threads);
@@ -178,6 +309,8 @@ int main(int argc, char** argv) {
   const latent::Matrix<float> all = latent::to_unit<float>(train).features;  // 784 x 60000
   // Row-major N x 784 in torch is the same memory as column-major 784 x N in latent.
   const torch::Tensor all_t = torch::from_blob(const_cast<float*>(all.data()), {all.cols(), 784}, torch::kFloat);
+
+  if (model == "conv") return compare_conv(all, all_t, train, threads, repeats, epochs_repeats, only, train_epochs);
 
   TorchVae tv;
   torch::optim::Adam topt(tv.parameters(), torch::optim::AdamOptions(1e-3));

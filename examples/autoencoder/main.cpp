@@ -32,7 +32,7 @@ struct Config {
   std::vector<long> hidden;
   double lr, lambda, rho, noise;
   std::uint64_t seed;
-  std::string variant, penalty, noise_type, likelihood, data, out;
+  std::string variant, penalty, noise_type, likelihood, data, out, arch;
 };
 
 Config parse(int argc, char** argv) {
@@ -41,6 +41,8 @@ Config parse(int argc, char** argv) {
   c.variant =
       f.get<std::string>("variant", "undercomplete", "undercomplete, regularized, sparse, denoising or contractive");
   const bool sparse = c.variant == "sparse", contractive = c.variant == "contractive";
+  c.arch = f.get<std::string>("arch", "mlp",
+                              "mlp, or conv: Conv2d 1->32->64 (k4 s2 p1) + Linear to the code, transposed convs back");
   c.epochs = f.at_least("epochs", 5, 1, "passes over the 60000 training images");
   c.batch = f.at_least("batch", 128, 1, "examples per Adam step");
   c.hidden =
@@ -71,6 +73,10 @@ Config parse(int argc, char** argv) {
   c.out = f.get<std::string>("out", "autoencoder-out", "folder for the PNGs");
   f.finish();
   latent::check_corruption({latent::parse_noise(c.noise_type), c.noise});  // the test corruption, for every variant
+  if (c.arch != "mlp" && c.arch != "conv")
+    throw latent::Error("autoencoder", "unknown --arch '" + c.arch + "' (expected mlp or conv)");
+  if (c.arch == "conv" && contractive)
+    throw latent::Error("autoencoder", "--variant contractive needs the one-layer MLP encoder (--arch mlp)");
   return c;
 }
 
@@ -118,13 +124,37 @@ double evaluate(latent::Autoencoder<float>& ae, const latent::Uint8Dataset& data
   return sum / double(data.size());
 }
 
+// The convolutional autoencoder: the conv VAE's networks (latent::conv_vae) with a code of D
+// numbers instead of a Gaussian: Conv2d(1, 32, k4 s2 p1) + ReLU (28 -> 14), Conv2d(32, 64) + ReLU
+// (14 -> 7), Linear(3136, D); back by Linear(D, 3136) + ReLU, ConvTranspose2d(64, 32) + ReLU
+// (7 -> 14), ConvTranspose2d(32, 1) (14 -> 28), the logits or the mean.
+latent::Autoencoder<float> conv_autoencoder(const Config& c, latent::Rng& rng) {
+  using latent::ImageShape;
+  const latent::ConvOptions window{.kernel = 4, .stride = 2, .padding = 1};
+  latent::Sequential<float> encoder, decoder;
+  encoder.emplace<latent::Conv2d<float>>(ImageShape{1, 28, 28}, 32, window, rng);
+  encoder.emplace<latent::ReLU<float>>();
+  encoder.emplace<latent::Conv2d<float>>(ImageShape{32, 14, 14}, 64, window, rng);
+  encoder.emplace<latent::ReLU<float>>();
+  encoder.emplace<latent::Flatten<float>>(ImageShape{64, 7, 7});
+  encoder.emplace<latent::Linear<float>>(3136, c.latent, rng);
+  decoder.emplace<latent::Linear<float>>(c.latent, 3136, rng);
+  decoder.emplace<latent::ReLU<float>>();
+  decoder.emplace<latent::Unflatten<float>>(ImageShape{64, 7, 7});
+  decoder.emplace<latent::ConvTranspose2d<float>>(ImageShape{64, 7, 7}, 32, window, rng);
+  decoder.emplace<latent::ReLU<float>>();
+  decoder.emplace<latent::ConvTranspose2d<float>>(ImageShape{32, 14, 14}, 1, window, rng);
+  return latent::Autoencoder<float>(std::move(encoder), std::move(decoder), options_for(c));
+}
+
 double mse_per_pixel(const M& a, const M& b) { return (a - b).cast<double>().squaredNorm() / double(a.size()); }
 
 int run(const Config& c) {
   latent::set_num_threads(c.threads);
   latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
-  auto ae = latent::Autoencoder<float>::mlp(options_for(c), rng);  // refuses bad options before the data load
+  // Refuses bad options before the data load.
+  auto ae = c.arch == "conv" ? conv_autoencoder(c, rng) : latent::Autoencoder<float>::mlp(options_for(c), rng);
   const auto train = latent::fashion_mnist(latent::Split::train, c.data);
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 
@@ -133,8 +163,9 @@ int run(const Config& c) {
   latent::Batcher<float> batches(train, {.batch_size = c.batch});
   latent::Tape<float> tape;
   latent::Progress progress(std::cerr, {.epochs = c.epochs, .batches = batches.batches_per_epoch()});
-  std::cerr << "autoencoder (" << c.variant << "): " << ae.num_parameters() << " parameters, " << train.size()
-            << " training images, " << c.threads << " threads, products on " << latent::gemm_backend() << "\n";
+  std::cerr << "autoencoder (" << c.arch << ", " << c.variant << "): " << ae.num_parameters() << " parameters, "
+            << train.size() << " training images, " << c.threads << " threads, products on " << latent::gemm_backend()
+            << "\n";
 
   std::vector<double> train_curve, test_curve;
   std::cout << std::fixed << std::setprecision(4);

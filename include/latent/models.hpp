@@ -5,6 +5,7 @@
 
 #include "latent/models/autoencoder.hpp"
 #include "latent/models/checks.hpp"
+#include "latent/models/conv_vae.hpp"
 #include "latent/models/decoder.hpp"
 #include "latent/models/gaussian_encoder.hpp"
 #include "latent/models/kmeans.hpp"

@@ -105,3 +105,15 @@ latent_mutant(torch_head_rows_swapped io/torch_names.hpp io/test_safetensors.cpp
   [=[{"fc21.weight", "fc22.weight"}]=] [=[{"fc22.weight", "fc21.weight"}]=])
 latent_mutant(safetensors_overlap_allowed io/safetensors.hpp io/test_safetensors.cpp
   [=[if (e.begin != covered)]=] [=[if (e.begin > covered)]=])
+
+# --- convolutions and image layers (issue 19) ------------------------------------------------
+latent_mutant(col2im_assigns kernels/conv.hpp conv/test_conv.cpp
+  [=[for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] += in[ow];]=]
+  [=[for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] = in[ow];]=])
+latent_mutant(im2col_ignores_dilation kernels/conv.hpp conv/test_conv.cpp
+  [=[const Index c = k / kk, ki = (k % kk) / g.kernel, kj = k % g.kernel;
+      const Index di = ki * g.dilation - g.padding, dj = kj * g.dilation - g.padding;]=]
+  [=[const Index c = k / kk, ki = (k % kk) / g.kernel, kj = k % g.kernel;
+      const Index di = ki - g.padding, dj = kj - g.padding;]=])
+latent_mutant(layer_norm_backward_drops_projection autodiff/ops/norm.hpp conv/test_image_layers.cpp
+  [=[(d.array() - mean_d - h.col(j).array() * mean_dh)]=] [=[(d.array() - mean_d - h.col(j).array() * (0 * mean_dh))]=])

@@ -177,6 +177,14 @@ long warm_vae_step_allocations(Eigen::Index batch) {
 }
 
 template <class S>
+long warm_conv_vae_step_allocations(Eigen::Index batch) {
+  latent::Rng rng(1);
+  auto vae = latent::conv_vae<S>({}, rng);
+  return warm_step_allocations<S>(
+      vae, batch, [&](latent::Tape<S>& t, latent::Var<S> x, latent::Rng& r) { return vae.elbo(t, x, r).total; });
+}
+
+template <class S>
 long warm_autoencoder_step_allocations(Eigen::Index batch, const latent::AutoencoderOptions& options) {
   latent::Rng rng(1);
   auto ae = latent::Autoencoder<S>::mlp(options, rng);
@@ -194,6 +202,19 @@ TEST_CASE("a warm VAE training step with Adam performs zero heap allocations", "
       INFO("threads " << threads << ", batch " << batch);
       CHECK(warm_vae_step_allocations<float>(batch) == 0);
       CHECK(warm_vae_step_allocations<double>(batch) == 0);
+    }
+  }
+  latent::set_num_threads(1);
+}
+
+TEST_CASE("a warm conv VAE training step with Adam performs zero heap allocations", "[models][alloc]") {
+  if (!can_count()) LATENT_SKIP("allocation counting is off under AddressSanitizer; the default preset runs it");
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    // Batch 1 keeps the linear layers' weight gradients as factors (latent::Gradient).
+    for (Eigen::Index batch : {1, 32}) {
+      INFO("threads " << threads << ", batch " << batch);
+      CHECK(warm_conv_vae_step_allocations<float>(batch) == 0);
     }
   }
   latent::set_num_threads(1);

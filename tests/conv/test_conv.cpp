@@ -1,0 +1,303 @@
+// conv2d and conv_transpose2d: gradients over a grid of geometries, values against direct loops
+// written from the formulas, transposed conv as the adjoint of conv, and shape errors that name
+// the geometry.
+
+#include <latent/latent.hpp>
+
+#include "autodiff/gradcheck_helpers.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace {
+
+using latent::ConvOptions;
+using latent::ImageShape;
+using latent::Index;
+using latent_test::Md;
+
+// x[c, i, j] of image b in the (C H W) x B layout.
+double& at(Md& x, const ImageShape& s, Index b, Index c, Index i, Index j) {
+  return x((c * s.height + i) * s.width + j, b);
+}
+double at(const Md& x, const ImageShape& s, Index b, Index c, Index i, Index j) {
+  return x((c * s.height + i) * s.width + j, b);
+}
+
+// y[o, i, j] = b[o] + sum_{c, ki, kj} w[o, (c k + ki) k + kj] x[c, i s - p + ki d, j s - p + kj d].
+Md conv_reference(const Md& x, const Md& w, const Md& bias, const ImageShape& in, const ConvOptions& o) {
+  const ImageShape out = latent::conv2d_output("ref", in, w.rows(), o);
+  const Index k = o.kernel;
+  Md y = Md::Zero(out.size(), x.cols());
+  for (Index b = 0; b < x.cols(); ++b)
+    for (Index oc = 0; oc < out.channels; ++oc)
+      for (Index i = 0; i < out.height; ++i)
+        for (Index j = 0; j < out.width; ++j) {
+          double sum = bias.size() ? bias(oc) : 0.0;
+          for (Index c = 0; c < in.channels; ++c)
+            for (Index ki = 0; ki < k; ++ki)
+              for (Index kj = 0; kj < k; ++kj) {
+                const Index ii = i * o.stride - o.padding + ki * o.dilation;
+                const Index jj = j * o.stride - o.padding + kj * o.dilation;
+                if (ii < 0 || ii >= in.height || jj < 0 || jj >= in.width) continue;
+                sum += w(oc, (c * k + ki) * k + kj) * at(x, in, b, c, ii, jj);
+              }
+          at(y, out, b, oc, i, j) = sum;
+        }
+  return y;
+}
+
+// y[o, i s - p + ki d, j s - p + kj d] += w[c, (o k + ki) k + kj] x[c, i, j], then + b[o].
+Md conv_transpose_reference(const Md& x, const Md& w, const Md& bias, Index out_channels, const ImageShape& in,
+                            const ConvOptions& o) {
+  const ImageShape out = latent::conv_transpose2d_output("ref", in, out_channels, o);
+  const Index k = o.kernel;
+  Md y = Md::Zero(out.size(), x.cols());
+  for (Index b = 0; b < x.cols(); ++b) {
+    for (Index c = 0; c < in.channels; ++c)
+      for (Index i = 0; i < in.height; ++i)
+        for (Index j = 0; j < in.width; ++j)
+          for (Index oc = 0; oc < out_channels; ++oc)
+            for (Index ki = 0; ki < k; ++ki)
+              for (Index kj = 0; kj < k; ++kj) {
+                const Index ii = i * o.stride - o.padding + ki * o.dilation;
+                const Index jj = j * o.stride - o.padding + kj * o.dilation;
+                if (ii < 0 || ii >= out.height || jj < 0 || jj >= out.width) continue;
+                at(y, out, b, oc, ii, jj) += w(c, (oc * k + ki) * k + kj) * at(x, in, b, c, i, j);
+              }
+    if (bias.size())
+      for (Index oc = 0; oc < out_channels; ++oc)
+        for (Index i = 0; i < out.height; ++i)
+          for (Index j = 0; j < out.width; ++j) at(y, out, b, oc, i, j) += bias(oc);
+  }
+  return y;
+}
+
+struct Case {
+  ImageShape in;
+  Index out_channels, batch;
+  ConvOptions window;
+  std::string label() const {
+    return latent::to_string(in) + " -> " + std::to_string(out_channels) + " channels, batch " + std::to_string(batch) +
+           ", k" + std::to_string(window.kernel) + " s" + std::to_string(window.stride) + " p" +
+           std::to_string(window.padding) + " d" + std::to_string(window.dilation) + " op" +
+           std::to_string(window.output_padding);
+  }
+};
+
+// Every kernel 1/3/4/5 x stride 1/2/3 x padding 0/1/2 x dilation 1/2, with 1 or 3 channels and
+// batch 1 or 5 taking turns, on non-square images (odd cases tall, even ones wide). Geometries
+// whose output would be empty are left out (the error tests cover them).
+std::vector<Case> grid(bool transposed) {
+  std::vector<Case> cases;
+  int n = 0;
+  for (Index k : {1, 3, 4, 5})
+    for (Index s : {1, 2, 3})
+      for (Index p : {0, 1, 2})
+        for (Index d : {1, 2}) {
+          ++n;
+          const Index channels = n % 2 ? 1 : 3, batch = (n / 2) % 2 ? 5 : 1;
+          const ImageShape in = transposed ? ImageShape{channels, n % 2 ? 4 : 3, n % 2 ? 3 : 5}
+                                           : ImageShape{channels, n % 2 ? 9 : 7, n % 2 ? 7 : 10};
+          ConvOptions o{.kernel = k, .stride = s, .padding = p, .dilation = d};
+          if (transposed) o.output_padding = (n / 4) % 2 && std::max(s, d) > 1 ? 1 : 0;
+          try {
+            if (transposed)
+              (void)latent::conv_transpose2d_output("grid", in, 2, o);
+            else
+              (void)latent::conv2d_output("grid", in, 2, o);
+          } catch (const latent::ShapeError&) {
+            continue;
+          }
+          cases.push_back({in, 2, batch, o});
+        }
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d agrees with direct loops over the grid of geometries", "[conv]") {
+  latent::Rng rng(19);
+  const auto cases = grid(false);
+  REQUIRE(cases.size() >= 60);
+  for (const Case& c : cases) {
+    INFO(c.label());
+    const Md x = latent_test::random(c.in.size(), c.batch, rng);
+    const Md w = latent_test::random(c.out_channels, c.in.channels * c.window.kernel * c.window.kernel, rng);
+    const Md b = latent_test::random(c.out_channels, 1, rng);
+    latent::Tape<double> t;
+    const Md y = latent::conv2d(t.constant(x), t.constant(w), t.constant(b), c.in, c.window).value();
+    const Md ref = conv_reference(x, w, b, c.in, c.window);
+    REQUIRE(y.rows() == ref.rows());
+    CHECK((y - ref).cwiseAbs().maxCoeff() < 1e-12);
+    const Md y_nobias = latent::conv2d(t.constant(x), t.constant(w), c.in, c.window).value();
+    CHECK((y_nobias - conv_reference(x, w, Md(), c.in, c.window)).cwiseAbs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("conv_transpose2d agrees with direct loops over the grid of geometries", "[conv]") {
+  latent::Rng rng(20);
+  const auto cases = grid(true);
+  REQUIRE(cases.size() >= 60);
+  for (const Case& c : cases) {
+    INFO(c.label());
+    const Md x = latent_test::random(c.in.size(), c.batch, rng);
+    const Md w = latent_test::random(c.in.channels, c.out_channels * c.window.kernel * c.window.kernel, rng);
+    const Md b = latent_test::random(c.out_channels, 1, rng);
+    latent::Tape<double> t;
+    const Md y = latent::conv_transpose2d(t.constant(x), t.constant(w), t.constant(b), c.in, c.window).value();
+    const Md ref = conv_transpose_reference(x, w, b, c.out_channels, c.in, c.window);
+    REQUIRE(y.rows() == ref.rows());
+    CHECK((y - ref).cwiseAbs().maxCoeff() < 1e-12);
+    const Md y_nobias = latent::conv_transpose2d(t.constant(x), t.constant(w), c.out_channels, c.in, c.window).value();
+    CHECK((y_nobias - conv_transpose_reference(x, w, Md(), c.out_channels, c.in, c.window)).cwiseAbs().maxCoeff() <
+          1e-12);
+  }
+}
+
+TEST_CASE("conv2d passes grad_check over the grid of geometries", "[conv]") {
+  latent::Rng rng(21);
+  for (const Case& c : grid(false)) {
+    const Md x = latent_test::random(c.in.size(), c.batch, rng);
+    const Md w = latent_test::random(c.out_channels, c.in.channels * c.window.kernel * c.window.kernel, rng);
+    const Md b = latent_test::random(c.out_channels, 1, rng);
+    latent_test::check_gradients("conv2d " + c.label(),
+                                 [&](auto&, auto v) { return latent::conv2d(v[0], v[1], v[2], c.in, c.window); },
+                                 {x, w, b});
+  }
+}
+
+TEST_CASE("conv_transpose2d passes grad_check over the grid of geometries", "[conv]") {
+  latent::Rng rng(22);
+  for (const Case& c : grid(true)) {
+    const Md x = latent_test::random(c.in.size(), c.batch, rng);
+    const Md w = latent_test::random(c.in.channels, c.out_channels * c.window.kernel * c.window.kernel, rng);
+    const Md b = latent_test::random(c.out_channels, 1, rng);
+    latent_test::check_gradients(
+        "conv_transpose2d " + c.label(),
+        [&](auto&, auto v) { return latent::conv_transpose2d(v[0], v[1], v[2], c.in, c.window); }, {x, w, b});
+  }
+}
+
+TEST_CASE("conv_transpose2d is the adjoint of conv2d: <A x, y> = <x, A^T y>", "[conv]") {
+  latent::Rng rng(23);
+  int checked = 0;
+  for (const Case& c : grid(false)) {
+    // The conv's output image; the transposed conv of it must give back the input's size, which
+    // fixes output_padding (the widths differ by a multiple of the stride, so one serves both axes).
+    ImageShape in = c.in;
+    in.width = in.height + c.window.stride;
+    ConvOptions o = c.window;
+    ImageShape out;
+    try {
+      out = latent::conv2d_output("adjoint", in, c.out_channels, o);
+    } catch (const latent::ShapeError&) {
+      continue;
+    }
+    o.output_padding = in.height - ((out.height - 1) * o.stride - 2 * o.padding + o.dilation * (o.kernel - 1) + 1);
+    if (o.output_padding >= std::max(o.stride, o.dilation)) continue;
+    INFO(c.label());
+    const Md x = latent_test::random(in.size(), c.batch, rng);
+    const Md y = latent_test::random(out.size(), c.batch, rng);
+    const Md w = latent_test::random(c.out_channels, in.channels * o.kernel * o.kernel, rng);
+    latent::Tape<double> t;
+    const Md ax = latent::conv2d(t.constant(x), t.constant(w), in, c.window).value();
+    const Md aty = latent::conv_transpose2d(t.constant(y), t.constant(w), in.channels, out, o).value();
+    REQUIRE(aty.rows() == x.rows());
+    const double lhs = (ax.array() * y.array()).sum(), rhs = (x.array() * aty.array()).sum();
+    CHECK(std::abs(lhs - rhs) <= 1e-12 * std::max(1.0, std::abs(lhs)));
+    ++checked;
+  }
+  CHECK(checked >= 50);
+}
+
+TEST_CASE("bad convolution geometry is a ShapeError naming the layer, the input and the window", "[conv]") {
+  latent::Rng rng(24);
+  const auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const latent::ShapeError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no ShapeError");
+  };
+  // A kernel larger than the padded image: empty output.
+  const std::string empty = message([&] {
+    latent::Conv2d<float>({1, 3, 4}, 8, {.kernel = 5, .stride = 2, .padding = 0}, rng);
+  });
+  CHECK_THAT(empty, Catch::Contains("Conv2d") && Catch::Contains("1x3x4") && Catch::Contains("kernel 5") &&
+                        Catch::Contains("stride 2") && Catch::Contains("padding 0"));
+  // x whose rows are not C H W.
+  latent::Conv2d<float> conv({1, 28, 28}, 32, {.kernel = 4, .stride = 2, .padding = 1}, rng);
+  latent::Tape<float> t;
+  const std::string rows = message([&] { conv.forward(t, t.constant(latent::Matrix<float>::Zero(700, 2))); });
+  CHECK_THAT(rows, Catch::Contains("Conv2d") && Catch::Contains("1x28x28") && Catch::Contains("kernel 4") &&
+                       Catch::Contains("stride 2") && Catch::Contains("padding 1") && Catch::Contains("700x2"));
+  // Transposed: output_padding not below the stride; padding that crops everything.
+  const std::string op = message([&] {
+    latent::ConvTranspose2d<float>({64, 7, 7}, 32, {.kernel = 4, .stride = 2, .padding = 1, .output_padding = 2}, rng);
+  });
+  CHECK_THAT(op,
+             Catch::Contains("ConvTranspose2d") && Catch::Contains("64x7x7") && Catch::Contains("output_padding 2"));
+  const std::string crop = message([&] {
+    latent::ConvTranspose2d<float>({1, 1, 1}, 1, {.kernel = 1, .stride = 1, .padding = 1}, rng);
+  });
+  CHECK_THAT(crop, Catch::Contains("ConvTranspose2d") && Catch::Contains("1x1x1") && Catch::Contains("padding 1"));
+  CHECK_THAT(message([&] {
+               latent::Conv2d<float>({1, 8, 8}, 2, {.kernel = 3, .stride = 0}, rng);
+             }),
+             Catch::Contains("stride 0"));
+  // The op itself: W of the wrong shape.
+  const std::string weight = message([&] {
+    latent::conv2d(t.constant(latent::Matrix<float>::Zero(16, 1)), t.constant(latent::Matrix<float>::Zero(2, 5)),
+                   ImageShape{1, 4, 4}, {.kernel = 3});
+  });
+  CHECK_THAT(weight, Catch::Contains("conv2d") && Catch::Contains("2x5") && Catch::Contains("2x9"));
+}
+
+TEST_CASE("Conv2d and ConvTranspose2d layers: shapes, parameters and the default net's sizes", "[conv]") {
+  latent::Rng rng(25);
+  latent::Conv2d<double> c1({1, 28, 28}, 32, {.kernel = 4, .stride = 2, .padding = 1}, rng);
+  latent::Conv2d<double> c2(c1.output_shape(), 64, {.kernel = 4, .stride = 2, .padding = 1}, rng);
+  CHECK(c1.output_shape() == ImageShape{32, 14, 14});
+  CHECK(c2.output_shape() == ImageShape{64, 7, 7});
+  CHECK(c1.num_parameters() == 32 * 16 + 32);
+  CHECK(c2.num_parameters() == 64 * 32 * 16 + 64);
+  latent::ConvTranspose2d<double> t1({64, 7, 7}, 32, {.kernel = 4, .stride = 2, .padding = 1}, rng);
+  latent::ConvTranspose2d<double> t2(t1.output_shape(), 1, {.kernel = 4, .stride = 2, .padding = 1}, rng);
+  CHECK(t1.output_shape() == ImageShape{32, 14, 14});
+  CHECK(t2.output_shape() == ImageShape{1, 28, 28});
+  CHECK(t1.num_parameters() == 64 * 32 * 16 + 32);
+  CHECK(t2.num_parameters() == 32 * 16 + 1);
+  // PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C k k (conv), Cout k k (transposed).
+  CHECK(c2.weight().value.cwiseAbs().maxCoeff() <= 1 / std::sqrt(32.0 * 16));
+  CHECK(c2.weight().value.cwiseAbs().maxCoeff() > 0.9 / std::sqrt(32.0 * 16));
+  CHECK(t1.weight().value.cwiseAbs().maxCoeff() <= 1 / std::sqrt(32.0 * 16));
+  CHECK(t2.weight().value.cwiseAbs().maxCoeff() > 0.9 / std::sqrt(1.0 * 16));
+
+  // The layers' parameter gradients, through a small chain, in double.
+  latent::Conv2d<double> small({2, 6, 5}, 3, {.kernel = 3, .stride = 2, .padding = 1}, rng);
+  latent::ConvTranspose2d<double> back(small.output_shape(), 2,
+                                       {.kernel = 3, .stride = 2, .padding = 1, .output_padding = 1}, rng);
+  const Md x = latent_test::random(small.input_shape().size(), 3, rng);
+  auto params = small.named_parameters();
+  for (auto& p : back.named_parameters()) params.push_back(p);
+  const auto result = latent::grad_check_parameters(
+      [&](latent::Tape<double>& t) { return latent::tanh(back.forward(t, small.forward(t, t.constant(x)))); }, params);
+  INFO(result.message());
+  CHECK(result.max_rel_error < 1e-6);
+  CHECK(back.output_shape() == ImageShape{2, 6, 6});
+}
+
+TEST_CASE("Flatten and Unflatten pass images through and name the shape they expected", "[conv]") {
+  latent::Flatten<float> flatten({64, 7, 7});
+  latent::Unflatten<float> unflatten({64, 7, 7});
+  latent::Tape<float> t;
+  const auto x = t.constant(latent::Matrix<float>::Random(3136, 2));
+  CHECK(flatten.forward(t, x).id() == x.id());
+  CHECK(unflatten.forward(t, x).id() == x.id());
+  const auto bad = t.constant(latent::Matrix<float>::Zero(3000, 2));
+  CHECK_THROWS_WITH(unflatten.forward(t, bad), Catch::Contains("Unflatten") && Catch::Contains("64x7x7"));
+  CHECK_THROWS_WITH(flatten.forward(t, bad), Catch::Contains("Flatten") && Catch::Contains("3000x2"));
+}
