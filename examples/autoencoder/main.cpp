@@ -11,6 +11,7 @@
 // and writes reconstructions.png and loss.png into --out.
 
 #include <latent/io.hpp>
+#include <latent/io/npy.hpp>
 #include <latent/latent.hpp>
 #include <latent/models/pca.hpp>
 
@@ -215,8 +216,10 @@ int run(const Config& c) {
                                   {.columns = int(shown)}),
         out / "reconstructions.png");
   latent::write_png(latent::loss_curve(train_curve, test_curve), out / "loss.png");
+  latent::write_npy_examples(out / "latents.npy", z_test);  // the test set's codes, one row per image, for NumPy
   std::cout << "pictures in " << c.out << "/ (reconstructions.png: originals, "
-            << (c.variant == "denoising" ? "noisy inputs, AE, PCA" : "AE, PCA") << "; loss.png)" << std::endl;
+            << (c.variant == "denoising" ? "noisy inputs, AE, PCA" : "AE, PCA")
+            << "; loss.png), test codes in latents.npy" << std::endl;
 
   std::cout << "noisy_test_mse_per_pixel ae=" << mse_per_pixel(ae_noisy, x_test)
             << " pca=" << mse_per_pixel(pca_noisy, x_test) << " noise=" << latent::to_string(noise.type) << ":"

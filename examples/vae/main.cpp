@@ -6,9 +6,10 @@
 // Defaults are the reference model: 784-400-20 encoder, 20-400-784 decoder, ReLU, Bernoulli
 // decoder from logits on pixel intensities in [0, 1], one Monte Carlo sample, Adam lr 1e-3,
 // batch 128, 10 epochs, seed 1. Prints one line per epoch, then the importance-weighted bound
-// on the first test images, and writes PNGs into --out.
+// on the first test images, and writes PNGs and the test set's latent means (latents.npy) into --out.
 
 #include <latent/io.hpp>
+#include <latent/io/npy.hpp>
 #include <latent/latent.hpp>
 #include <latent/optim.hpp>
 
@@ -118,6 +119,8 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
   latent::write_png(latent::image_grid(strip, 28, 28, {.columns = int(steps)}), out / "interpolation.png");
 
   latent::write_png(latent::loss_curve(train_curve, test_curve), out / "loss.png");
+  // The test set's posterior means, one row per image: np.load("vae-out/latents.npy") is 10000 x D.
+  latent::write_npy_examples(out / "latents.npy", vae.encode(x, c.cvae ? y : M()).first);
 
   if (c.latent == 2) {
     const M z = vae.encode(x, c.cvae ? y : M()).first;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "latent/data/csv.hpp"
+#include "support/skip.hpp"
 #include "support/temp_dir.hpp"
 
 using Catch::Matchers::Contains;
@@ -83,4 +84,48 @@ TEST_CASE("CSV: a UTF-8 byte-order mark is skipped, quoted fields are read, invi
                                              "2\n",
                                              "t.csv"),
                     Contains("column 2: '\\xEF\\xBB\\xBF2' is not a finite number"));
+}
+
+TEST_CASE("CSV: a header row picks the label and the feature columns by name", "[data]") {
+  const char* text = "id,b,label,a\nx7,2,1,0.5\ny8,4,0,1.5\n";
+  const auto d =
+      latent::parse_csv<float>(text, "t.csv", {.header = true, .label_name = "label", .columns = {"a", "b"}});
+  REQUIRE(d.dim() == 2);
+  REQUIRE(d.size() == 2);
+  CHECK(d.features(0, 0) == 0.5f);  // a, in the order asked for
+  CHECK(d.features(1, 0) == 2.0f);  // b
+  CHECK(d.features(0, 1) == 1.5f);
+  CHECK(d.labels == std::vector<int>{1, 0});
+  // Without `columns`, every column but the label's is a feature: "id" holds text.
+  CHECK_THROWS_WITH(latent::parse_csv<float>(text, "t.csv", {.header = true, .label_name = "label"}),
+                    Contains("line 2, column 1: 'x7' is not a finite number"));
+  CHECK_THROWS_WITH(latent::parse_csv<float>(text, "t.csv", {.header = true, .label_name = "class"}),
+                    Contains("t.csv: line 1: no column named 'class' in the header ('id', 'b', 'label', 'a')"));
+  CHECK_THROWS_WITH(latent::parse_csv<float>(text, "t.csv", {.header = true, .columns = {"a", "c"}}),
+                    Contains("no column named 'c'"));
+  CHECK_THROWS_AS(latent::parse_csv<float>(text, "t.csv", {.label_name = "label"}), latent::Error);
+  CHECK_THROWS_WITH(latent::parse_csv<float>(text, "t.csv", {.label_name = "label"}), Contains("header is false"));
+  CHECK_THROWS_WITH(latent::parse_csv<float>(text, "t.csv", {.header = true, .label_column = 0, .label_name = "a"}),
+                    Contains("both label_column and label_name"));
+  CHECK_THROWS_WITH(
+      latent::parse_csv<float>(text, "t.csv", {.header = true, .label_name = "label", .columns = {"label"}}),
+      Contains("t.csv: line 1: column 'label' (column 3) is both a feature and the label"));
+}
+
+TEST_CASE("CSV: a .csv.gz file is read through the gzip reader", "[data]") {
+  if (!latent::has_zlib) LATENT_SKIP("latent built without zlib");
+  latent_test::TempDir dir;
+  // "a,label\n1.5,2\n-3,4\n" compressed by Python's gzip.compress(data, mtime=0).
+  const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x4b, 0xd4, 0xc9,
+                              0x49, 0x4c, 0x4a, 0xcd, 0xe1, 0x32, 0xd4, 0x33, 0xd5, 0x31, 0xe2, 0xd2, 0x35,
+                              0xd6, 0x31, 0xe1, 0x02, 0x00, 0x3b, 0x74, 0xba, 0x97, 0x13, 0x00, 0x00, 0x00};
+  std::ofstream(dir / "t.csv.gz", std::ios::binary).write(reinterpret_cast<const char*>(gz), sizeof gz);
+  const auto d = latent::read_csv<double>(dir / "t.csv.gz", {.header = true, .label_name = "label"});
+  REQUIRE(d.dim() == 1);
+  REQUIRE(d.size() == 2);
+  CHECK(d.features(0, 1) == -3.0);
+  CHECK(d.labels == std::vector<int>{2, 4});
+  // One byte cut off the end: the gzip reader's FormatError, naming the file.
+  std::ofstream(dir / "cut.csv.gz", std::ios::binary).write(reinterpret_cast<const char*>(gz), sizeof gz - 1);
+  CHECK_THROWS_WITH(latent::read_csv<double>(dir / "cut.csv.gz"), Contains("cut.csv.gz: truncated gzip stream"));
 }

@@ -96,6 +96,15 @@ latent_mutant(sattolo_shuffle data/shuffle.hpp data/test_shuffle.cpp
   [=[std::swap(order[i - 1], order[rng.below(i)]);]=] [=[std::swap(order[i - 1], order[rng.below(i - 1)]);]=])
 latent_mutant(atomic_write_keeps_temp io/atomic_write.hpp io/test_atomic_write.cpp
   [=[    ::unlink(tmp.c_str());]=] [=[    (void)tmp;]=])
+# --- safetensors, npy (issue 21) -----------------------------------------------------------
+latent_mutant(npy_fortran_order_ignored io/npy.hpp io/test_npy.cpp
+  [=[if (!h.fortran_order || h.shape.size() < 2) {]=] [=[if (true) {]=])
+latent_mutant(half_exponent_bias_off_by_one io/safetensors.hpp io/test_safetensors.cpp
+  [=[v = std::ldexp(float(mantissa | 0x400), exponent - 25);]=] [=[v = std::ldexp(float(mantissa | 0x400), exponent - 24);]=])
+latent_mutant(torch_head_rows_swapped io/torch_names.hpp io/test_safetensors.cpp
+  [=[{"fc21.weight", "fc22.weight"}]=] [=[{"fc22.weight", "fc21.weight"}]=])
+latent_mutant(safetensors_overlap_allowed io/safetensors.hpp io/test_safetensors.cpp
+  [=[if (e.begin != covered)]=] [=[if (e.begin > covered)]=])
 
 # --- convolutions and image layers (issue 19) ------------------------------------------------
 latent_mutant(col2im_assigns kernels/conv.hpp conv/test_conv.cpp

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
-/// A strict reader for numeric CSV: every field must be a finite number (or, in the label
+/// A strict reader for numeric CSV: every field read must be a finite number (or, in the label
 /// column, an integer), every row must have the same number of fields, and there must be data.
+/// Columns are picked by position or, with a header row, by name.
 
 #include <algorithm>
 #include <charconv>
@@ -22,9 +23,12 @@ namespace latent::inline v0 {
 
 /// How to read a CSV file.
 struct CsvOptions {
-  char delimiter = ',';   ///< field separator, e.g. ',' ';' or a tab
-  bool header = false;    ///< the first line names the columns and is skipped
-  int label_column = -1;  ///< 0-based column holding integer labels, or -1 for none
+  char delimiter = ',';                ///< field separator, e.g. ',' ';' or a tab
+  bool header = false;                 ///< the first line names the columns and is skipped
+  int label_column = -1;               ///< 0-based column holding integer labels, or -1 for none
+  std::string label_name = {};         ///< the label column by its header name (needs `header`)
+  std::vector<std::string> columns{};  ///< the feature columns by header name, in this order (needs
+                                       ///< `header`); empty: every column but the label's
 };
 
 namespace detail {
@@ -130,63 +134,94 @@ class CsvScanner {
 
 }  // namespace detail
 
+namespace detail {
+
+// The 0-based position of `name` among the header's fields; throws FormatError listing them.
+inline int csv_column(const std::vector<std::string>& header, const std::string& name, const std::string& where) {
+  for (std::size_t k = 0; k < header.size(); ++k)
+    if (header[k] == name) return int(k);
+  std::string names;
+  for (const std::string& h : header) names += (names.empty() ? "" : ", ") + quote_field(h);
+  throw FormatError(where, "line 1: no column named " + quote_field(name) + " in the header (" + names + ")");
+}
+
+}  // namespace detail
+
 /// Parses numeric CSV text into a `features x N` dataset: one example per data line, one
 /// feature per column (the label column, if any, goes to `labels`). Blank lines are skipped;
 /// "\r\n" line ends, a leading UTF-8 byte-order mark (as spreadsheets write) and RFC 4180
-/// quoted fields ("1.5", or a header name with the delimiter in it) are accepted. `where` names
-/// the source in messages.
-/// Throws `FormatError` naming `where`, the 1-based line and column for a field that is not a
-/// finite number (or not an integer in the label column), a row with a different number of
-/// fields, a label column beyond the last field, an unclosed quote; and for text without data
-/// lines (empty, or a header only) or without feature columns.
+/// quoted fields ("1.5", or a header name with the delimiter in it) are accepted. With a header,
+/// `label_name` picks the label column and `columns` the feature columns by name (other columns
+/// are then not read, so they may hold text). `where` names the source in messages.
+/// Throws `Error` for options that contradict each other (a name without `header`, both
+/// `label_column` and `label_name`); `FormatError` naming `where`, the 1-based line and column
+/// for a field that is not a finite number (or not an integer in the label column), a row with a
+/// different number of fields, a label column beyond the last field, a name the header lacks
+/// (listing the header) or a header that makes the label column one of `columns`, an unclosed
+/// quote; and for text without data lines (empty, or a header only) or without feature columns.
 template <Scalar S>
 [[nodiscard]] Dataset<S> parse_csv(std::string_view text, const std::string& where, const CsvOptions& opts = {}) {
   if (opts.label_column < -1)
     throw Error(where, "label_column must be -1 (none) or a 0-based column, got " + std::to_string(opts.label_column));
+  if (!opts.header && (!opts.label_name.empty() || !opts.columns.empty()))
+    throw Error(where, "columns are named (label_name, columns) but header is false: there are no names to find");
+  if (opts.label_column >= 0 && !opts.label_name.empty())
+    throw Error(where, "both label_column and label_name are given; pick one");
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   std::vector<S> values;
   std::vector<int> labels;
   std::vector<std::string> record;
+  std::vector<int> features;  // the columns read as features, in order
+  int label = opts.label_column;
   std::size_t fields_per_row = 0;
-  bool header_pending = opts.header;
   Index rows = 0;
   detail::CsvScanner scanner(text, opts.delimiter, where);
-  while (scanner.next(record)) {
+  for (bool first = true; scanner.next(record); first = false) {
     const std::string at = "line " + std::to_string(scanner.line());
     const std::size_t fields = record.size();
-    for (std::size_t k = 0; k < fields && !header_pending; ++k) {  // header fields are names: only counted
-      const std::string_view field = record[k];
-      const std::string here = at + ", column " + std::to_string(k + 1) + ": ";
-      if (int(k) == opts.label_column) {
-        int label = 0;
-        const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), label);
-        if (ec != std::errc{} || p != field.data() + field.size())
-          throw FormatError(where, here + detail::quote_field(field) + " is not an integer label");
-        labels.push_back(label);
-      } else {
-        S v = 0;
-        const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
-        if (ec != std::errc{} || p != field.data() + field.size() || !std::isfinite(v))
-          throw FormatError(where, here + detail::quote_field(field) + " is not a finite number");
-        values.push_back(v);
-      }
-    }
-    if (fields_per_row == 0) {
+    if (first) {
       fields_per_row = fields;
-      if (opts.label_column >= 0 && std::size_t(opts.label_column) >= fields)
-        throw FormatError(where, at + ": label column " + std::to_string(opts.label_column + 1) + " but rows have " +
+      if (!opts.label_name.empty()) label = detail::csv_column(record, opts.label_name, where);
+      if (label >= 0 && std::size_t(label) >= fields)
+        throw FormatError(where, at + ": label column " + std::to_string(label + 1) + " but rows have " +
                                      std::to_string(fields) + " fields");
+      for (const std::string& name : opts.columns) {
+        features.push_back(detail::csv_column(record, name, where));
+        if (features.back() == label)
+          throw FormatError(where, at + ": column " + detail::quote_field(name) + " (column " +
+                                       std::to_string(label + 1) + ") is both a feature and the label");
+      }
+      if (opts.columns.empty())
+        for (int k = 0; k < int(fields); ++k)
+          if (k != label) features.push_back(k);
+      if (opts.header) continue;  // header fields are names: only counted
     } else if (fields != fields_per_row) {
       throw FormatError(where, at + ": " + std::to_string(fields) + " fields, expected " +
                                    std::to_string(fields_per_row) + " as on the first line");
     }
-    rows += header_pending ? 0 : 1;
-    header_pending = false;
+    const auto here = [&](int k) { return at + ", column " + std::to_string(k + 1) + ": "; };
+    if (label >= 0) {
+      const std::string_view field = record[std::size_t(label)];
+      int v = 0;
+      const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+      if (ec != std::errc{} || p != field.data() + field.size())
+        throw FormatError(where, here(label) + detail::quote_field(field) + " is not an integer label");
+      labels.push_back(v);
+    }
+    for (const int k : features) {
+      const std::string_view field = record[std::size_t(k)];
+      S v = 0;
+      const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+      if (ec != std::errc{} || p != field.data() + field.size() || !std::isfinite(v))
+        throw FormatError(where, here(k) + detail::quote_field(field) + " is not a finite number");
+      values.push_back(v);
+    }
+    ++rows;
   }
   if (rows == 0)
     throw FormatError(where,
                       fields_per_row == 0 ? "no data: the text is empty or blank" : "a header line but no data lines");
-  const Index dim = Index(fields_per_row) - (opts.label_column >= 0 ? 1 : 0);
+  const Index dim = Index(features.size());
   if (dim == 0) throw FormatError(where, "no feature columns: the only column is the label column");
   Dataset<S> d;
   // Each line is one example, stored contiguously: that is column-major `dim x N`.
@@ -195,7 +230,9 @@ template <Scalar S>
   return d;
 }
 
-/// Reads a numeric CSV file (plain or gzip-compressed) as `parse_csv` does.
+/// Reads a numeric CSV file as `parse_csv` does; a gzip-compressed file (`data.csv.gz`, or any
+/// file that starts with the gzip magic number) is decompressed first, which needs zlib
+/// (`LATENT_WITH_ZLIB`, data/gzip.hpp).
 /// Throws `IoError` if the file cannot be read and `FormatError` if it is malformed.
 template <Scalar S>
 [[nodiscard]] Dataset<S> read_csv(const std::filesystem::path& path, const CsvOptions& opts = {}) {
