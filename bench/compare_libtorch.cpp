@@ -8,8 +8,10 @@
 // batch-128 step on 1 thread against N, for latent and for those products alone.
 //
 // `--model conv` compares the convolutional VAE instead (latent::conv_vae, 258,025 parameters, and
-// the same net in torch::nn): the batch-128 step, encoding one image and the epoch, with `--only
-// latent|libtorch --epochs N` for one side's peak RSS.
+// the same net in torch::nn): the batch-128 step, encoding one image and the epoch, each step and
+// epoch also against its 17 matrix products alone (conv_vae_gemms.hpp, the conv floor), with
+// `--only latent|libtorch|gemms --epochs N` for one side's peak RSS; `--epoch-repeats 0` skips the
+// epochs (LibTorch's take many minutes where its BLAS kernel is generic).
 //
 // LibTorch runs in its best configuration (issue 8): at::set_num_threads(threads),
 // OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset; OpenBLAS reads these when it loads, so the
@@ -20,6 +22,7 @@
 
 #include <latent/latent.hpp>
 
+#include "conv_vae_gemms.hpp"
 #include "vae_gemms.hpp"
 
 #include <unistd.h>
@@ -203,14 +206,18 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
     for (long s = 0; s < all_t.size(0); s += 128)
       torch_step(all_t.index_select(0, perm.narrow(0, s, std::min<long>(128, all_t.size(0) - s))));
   };
+  // The same step's and epoch's 17 matrix products alone, in Eigen's own GEMM: the floor.
+  latent_bench::ConvVaeGemms<float> gemms(128);
+  const auto gemm_epoch = [&] { gemms.epoch(all.cols(), 128); };
   if (!only.empty()) {
-    if (only == "gemms") {
-      std::cerr << "compare_libtorch: --only gemms is for --model mlp\n";
-      return 2;
-    }
     for (int e = 0; e < train_epochs; ++e) {
       const auto t0 = Clock::now();
-      only == "latent" ? latent_epoch() : torch_epoch();
+      if (only == "latent")
+        latent_epoch();
+      else if (only == "libtorch")
+        torch_epoch();
+      else
+        gemm_epoch();
       std::cout << std::fixed << std::setprecision(3) << "model=conv only=" << only << " epoch=" << e + 1
                 << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
     }
@@ -231,6 +238,15 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
                                        for (int i = 0; i < steps; ++i) torch_step(xt);
                                      }});
     report_vs_torch("conv_train_step_batch128", "ms", 1e3 / steps, s[0], s[1]);
+    // The step against its own products (target: <= 1.6x), in turns.
+    const auto f = measure(repeats, {[&] {
+                                       for (int i = 0; i < steps; ++i) lv.step(x);
+                                     },
+                                     [&] {
+                                       for (int i = 0; i < steps; ++i) gemms.step(128);
+                                     }});
+    report("conv_products_batch128", "ms", 1e3 / steps, {"latent", f[0]}, {"eigen_gemms", f[1]}, "step_over_products",
+           f[0].median / f[1].median);
   }
   {
     const latent::Matrix<float> x = all.leftCols(1);
@@ -246,8 +262,11 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
     report_vs_torch("conv_encode_batch1", "us", 1e6 / n, s[0], s[1]);
   }
   (void)threads;
-  const auto s = measure(epochs_repeats, {latent_epoch, torch_epoch});
+  if (epochs_repeats == 0) return 0;  // a LibTorch conv epoch on a generic BLAS kernel takes many minutes
+  const auto s = measure(epochs_repeats, {latent_epoch, torch_epoch, gemm_epoch});
   report_vs_torch("conv_epoch", "s", 1.0, s[0], s[1]);
+  report("conv_products_epoch", "s", 1.0, {"latent", s[0]}, {"eigen_gemms", s[2]}, "epoch_over_products",
+         s[0].median / s[2].median);
   return 0;
 }
 
