@@ -14,9 +14,10 @@
 // epochs (LibTorch's take many minutes where its BLAS kernel is generic).
 //
 // LibTorch runs in its best configuration (issue 8): at::set_num_threads(threads),
-// OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset; OpenBLAS reads these when it loads, so the
-// program re-executes itself with them set. Built only when CMake finds Torch (Debian's
-// libtorch-dev); not part of CI.
+// OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset, or `--openblas-coretype NAME` on a CPU
+// OpenBLAS does not know (SkylakeX, as a LibTorch user there would set it). OpenBLAS reads these
+// when it loads, so the program re-executes itself with them set. Built only when CMake finds
+// Torch (Debian's libtorch-dev); not part of CI.
 
 #include <torch/torch.h>
 
@@ -272,9 +273,19 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
 
 int main(int argc, char** argv) {
   // OpenBLAS reads its environment when the library loads: set it, then start again.
-  if (const char* v = std::getenv("OPENBLAS_NUM_THREADS"); v == nullptr || std::string(v) != "1") {
+  // `--openblas-coretype NAME` (e.g. SkylakeX where OpenBLAS names the CPU Prescott) forces the
+  // kernel of the process's one OpenBLAS: LibTorch's, and latent's too where its route takes it.
+  std::string coretype;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--openblas-coretype") coretype = argv[i + 1];
+  const char* v = std::getenv("OPENBLAS_NUM_THREADS");
+  const char* core = std::getenv("OPENBLAS_CORETYPE");
+  if (v == nullptr || std::string(v) != "1" || std::string(core ? core : "") != coretype) {
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
-    unsetenv("OPENBLAS_CORETYPE");
+    if (coretype.empty())
+      unsetenv("OPENBLAS_CORETYPE");
+    else
+      setenv("OPENBLAS_CORETYPE", coretype.c_str(), 1);
     execv("/proc/self/exe", argv);
     std::perror("compare_libtorch: re-exec");
     return 1;
@@ -295,8 +306,11 @@ int main(int argc, char** argv) {
       model = argv[i + 1];
     else if (flag == "--epochs")
       train_epochs = std::atoi(argv[i + 1]);
+    else if (flag == "--openblas-coretype")
+      continue;  // read before the re-exec above
     else {
       std::cerr << "usage: compare_libtorch [--model mlp|conv] [--threads N] [--repeats R] [--epoch-repeats E]\n"
+                   "                        [--openblas-coretype NAME]\n"
                    "       compare_libtorch --only latent|libtorch|gemms --epochs N   (one side alone: peak RSS, "
                    "seconds per epoch)\n";
       return 2;
