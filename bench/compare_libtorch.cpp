@@ -28,6 +28,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -172,6 +173,20 @@ void report_vs_torch(const std::string& metric, const char* unit, double scale, 
 
 }  // namespace
 
+// `--only latent|libtorch|gemms --epochs N`: that side's epoch (`epochs`, in that order) N times,
+// each printed, so `/usr/bin/time -v` reads one library's peak RSS alone.
+static int run_alone(const char* label, const std::string& only, int train_epochs,
+                     const std::array<std::function<void()>, 3>& epochs) {
+  const std::function<void()>& epoch = epochs[only == "latent" ? 0 : only == "libtorch" ? 1 : 2];
+  for (int e = 0; e < train_epochs; ++e) {
+    const auto t0 = Clock::now();
+    epoch();
+    std::cout << std::fixed << std::setprecision(3) << label << "only=" << only << " epoch=" << e + 1
+              << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
+  }
+  return 0;
+}
+
 // The CPU's model name from /proc/cpuinfo ("Intel(R) Xeon(R) Processor"), for the log: every
 // figure must name its CPU.
 static std::string cpu_model() {
@@ -210,20 +225,7 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
   // The same step's and epoch's 17 matrix products alone, in Eigen's own GEMM: the floor.
   latent_bench::ConvVaeGemms<float> gemms(128);
   const auto gemm_epoch = [&] { gemms.epoch(all.cols(), 128); };
-  if (!only.empty()) {
-    for (int e = 0; e < train_epochs; ++e) {
-      const auto t0 = Clock::now();
-      if (only == "latent")
-        latent_epoch();
-      else if (only == "libtorch")
-        torch_epoch();
-      else
-        gemm_epoch();
-      std::cout << std::fixed << std::setprecision(3) << "model=conv only=" << only << " epoch=" << e + 1
-                << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
-    }
-    return 0;
-  }
+  if (!only.empty()) return run_alone("model=conv ", only, train_epochs, {latent_epoch, torch_epoch, gemm_epoch});
   const int steps = 10;
   {
     const latent::Matrix<float> x = all.leftCols(128);
@@ -373,20 +375,7 @@ int main(int argc, char** argv) {
   // One side alone for N epochs, so `/usr/bin/time -v` reads that library's peak RSS (the data,
   // 784 x 60000 floats = 188 MB, is loaded by both and counted in both), or so the `vae`
   // example's seconds= can be read against the floor's, run by run.
-  if (!only.empty()) {
-    for (int e = 0; e < train_epochs; ++e) {
-      const auto t0 = Clock::now();
-      if (only == "latent")
-        latent_epoch();
-      else if (only == "libtorch")
-        torch_epoch();
-      else
-        gemm_epoch();
-      std::cout << std::fixed << std::setprecision(3) << "only=" << only << " epoch=" << e + 1
-                << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
-    }
-    return 0;
-  }
+  if (!only.empty()) return run_alone("", only, train_epochs, {latent_epoch, torch_epoch, gemm_epoch});
 
   const int steps = 50;  // per timed repeat of the step metrics
   for (long batch : {128L, 1L}) {
