@@ -74,6 +74,7 @@ Metrics evaluate_objective(O& objective, const Dataset<T>& data, Rng& rng, Index
   Batcher<S> batches(data, {.batch_size = batch_size});
   batches.start_epoch_in_order();
   Tape<S> tape;
+  tape.set_grad_enabled(false);
   double total = 0;
   std::vector<double> sums(objective.term_names().size(), 0.0);
   int count = 0;
