@@ -117,6 +117,7 @@ void require_conv_operands(const char* where, const ImageShape& in, const ConvOp
 // y = conv(x) (+ b): X = im2col(x) (P B x K), Y = X W^T (P B x Cout), y = images(Y) + b.
 // Backward, with G the adjoint of y and Gy = channels-as-columns(G):
 //   dW += Gy^T X,  dX = Gy W,  dx += col2im(dX),  db += column totals of Gy.
+// Gy reuses the product's buffer and dX the patches': a step holds one patch matrix per conv.
 template <class S>
 Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const ImageShape& in, Index out_channels,
             const ConvOptions& o) {
@@ -132,7 +133,6 @@ Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const Ima
   // The product X W^T, then (in backward) Gy: the forward value is not needed once y is formed.
   const Var<S> by_channel = t.record("conv2d_by_channel", rows, out_channels);
   const bool x_grad = t.needs_grad(x);
-  const Var<S> patch_grads = x_grad ? t.record("conv2d_patch_grads", rows, g.taps()) : Var<S>();
   const auto backward = [=](Tape<S>& t, Var<S> y) {
     const S* gy_data = t.value_of(by_channel).data();
     from_images(t.adjoint_of(y).data(), P, out_channels, B, t.value_of(by_channel).data());
@@ -140,8 +140,10 @@ Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const Ima
     if (has_bias && t.needs_grad(b)) column_totals(gy_data, rows, out_channels, t.adjoint(b).data(), true);
     t.accumulate_product(w, gy.transpose(), xs);
     if (x_grad) {
-      gemm(gemm_operand(gy), gemm_operand(w.value()), t.value_of(patch_grads).data(), false);
-      col2im(patch_grads.value().data(), g, B, t.adjoint(x).data(), true);
+      // dX overwrites X, which dW was the last to read (a gradient kept as factors copies them).
+      S* dxs = t.value_of(patches).data();
+      gemm(gemm_operand(gy), gemm_operand(w.value()), dxs, false);
+      col2im(static_cast<const S*>(dxs), g, B, t.adjoint(x).data(), true);
     }
   };
   const Var<S> y = has_bias ? t.record("conv2d", out.size(), B, {x, w, b}, backward)
@@ -158,6 +160,7 @@ Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const Ima
 // input one: Xc = channels-as-columns(x) (P B x Cin, P = H W), D = Xc W (P B x K), y = col2im(D) + b.
 // Backward, with G the adjoint of y and E = im2col(G) (P B x K):
 //   dW += Xc^T E,  dXc = E W^T,  dx += images(dXc),  db += channel totals of G.
+// E reuses D's buffer and dXc Xc's.
 template <class S>
 Var<S> conv_transpose(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const ImageShape& in,
                       Index out_channels, const ConvOptions& o) {
@@ -173,7 +176,6 @@ Var<S> conv_transpose(const char* where, Var<S> x, Var<S> w, const Var<S>* bias,
   // D, then (in backward) E = im2col(G): the forward value is not needed once y is formed.
   const Var<S> patches = t.record("conv_transpose2d_patches", rows, g.taps());
   const bool x_grad = t.needs_grad(x);
-  const Var<S> channel_grads = x_grad ? t.record("conv_transpose2d_channel_grads", rows, C) : Var<S>();
   const auto backward = [=](Tape<S>& t, Var<S> y) {
     const auto gy = t.adjoint_of(y);
     S* e = t.value_of(patches).data();
@@ -183,7 +185,7 @@ Var<S> conv_transpose(const char* where, Var<S> x, Var<S> w, const Var<S>* bias,
     const ConstView<S> es(e, rows, g.taps()), xc(by_channel.value().data(), rows, C);
     t.accumulate_product(w, xc.transpose(), es);
     if (x_grad) {
-      S* dxc = t.value_of(channel_grads).data();
+      S* dxc = t.value_of(by_channel).data();  // dXc overwrites Xc, which dW was the last to read
       gemm(gemm_operand(es), gemm_operand(w.value().transpose()), dxc, false);
       to_images(static_cast<const S*>(dxc), P, C, B, static_cast<const S*>(nullptr), t.adjoint(x).data(), true);
     }
