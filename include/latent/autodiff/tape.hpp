@@ -179,8 +179,7 @@ class Tape {
 
   /// Whether parameters and variables recorded from now on take gradients (on by default). Off,
   /// the tape only evaluates, as PyTorch's `no_grad`: no node needs a gradient, so ops keep no
-  /// backward state and allocate no gradient scratch (a convolution's patch gradients, for one),
-  /// and `backward` propagates nothing. How models evaluate (`Vae::encode`, `log_likelihood`,
+  /// backward state, and `backward` propagates nothing. How models evaluate (`Vae::encode`, `log_likelihood`,
   /// `fit`'s evaluation). Kept across `clear()`.
   void set_grad_enabled(bool on) noexcept { grad_enabled_ = on; }
   /// See `set_grad_enabled`.
