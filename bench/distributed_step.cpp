@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -42,7 +43,10 @@ class TimedCommunicator final : public latent::Communicator {
     timed([&] { inner_.sum(d); });
   }
   void broadcast(std::span<std::byte> b, int root) override { inner_.broadcast(b, root); }
-  [[noreturn]] void abort(const std::string& m) override { inner_.abort(m); }
+  [[noreturn]] void abort(const std::string& m) override {
+    inner_.abort(m);
+    std::abort();  // not reached
+  }
   double seconds = 0;
 
  private:
