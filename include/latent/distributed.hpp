@@ -13,6 +13,14 @@
     "latent/distributed.hpp needs MPI: apt-get install libopenmpi-dev, and link latent::distributed (or MPI::MPI_CXX)"
 #endif
 
+// Only MPI's C API is used: skip the deprecated C++ bindings (removed in MPI-3), which are
+// slower to compile and not clean under -Wextra.
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include <algorithm>

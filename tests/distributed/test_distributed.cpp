@@ -179,7 +179,7 @@ TEST_CASE("2 ranks train the same parameters as 1 process at the same global bat
   }
 }
 
-TEST_CASE("without a communicator, fit draws its noise as before (a different run)", "[distributed]") {
+TEST_CASE("without a communicator fit draws its noise as before (a different run)", "[distributed]") {
   REQUIRE_MPI();
   const latent_test::TempDir dir;
   const Run keyed = run(alone({"--comm", "local", "--epochs", "1", "--params", (dir / "keyed").string()}), dir, "k");
@@ -202,7 +202,7 @@ TEST_CASE("mismatched parameter shapes across ranks stop the job at the start wi
   CHECK(r.output.find("epoch 1") == std::string::npos);  // no training happened
 }
 
-TEST_CASE("a rank that throws ends the job with its message, no hang", "[distributed]") {
+TEST_CASE("a rank that throws ends the job with its message and does not hang", "[distributed]") {
   REQUIRE_MPI();
   const latent_test::TempDir dir;
   const Run r = run(on_ranks(2, {"--epochs", "50", "--throw-rank", "1", "--throw-at-step", "5"}), dir, "throw");
@@ -241,7 +241,7 @@ TEST_CASE("killing a rank mid-training ends the job with a clear error within se
   CHECK_THAT(r.output, Contains("signal 9"));
 }
 
-TEST_CASE("rank 0 alone writes the checkpoint; a resume with another rank count continues the run", "[distributed]") {
+TEST_CASE("rank 0 alone writes the checkpoint and a resume with another rank count continues the run", "[distributed]") {
   REQUIRE_MPI();
   const latent_test::TempDir dir;
   const std::vector<std::string> d{"--scalar", "double"};
