@@ -8,22 +8,27 @@
 // batch-128 step on 1 thread against N, for latent and for those products alone.
 //
 // `--model conv` compares the convolutional VAE instead (latent::conv_vae, 258,025 parameters, and
-// the same net in torch::nn): the batch-128 step, encoding one image and the epoch, with `--only
-// latent|libtorch --epochs N` for one side's peak RSS.
+// the same net in torch::nn): the batch-128 step, encoding one image and the epoch, each step and
+// epoch also against its 17 matrix products alone (conv_vae_gemms.hpp, the conv floor), with
+// `--only latent|libtorch|gemms --epochs N` for one side's peak RSS; `--epoch-repeats 0` skips the
+// epochs (LibTorch's take many minutes where its BLAS kernel is generic).
 //
 // LibTorch runs in its best configuration (issue 8): at::set_num_threads(threads),
-// OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset; OpenBLAS reads these when it loads, so the
-// program re-executes itself with them set. Built only when CMake finds Torch (Debian's
-// libtorch-dev); not part of CI.
+// OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE unset, or `--openblas-coretype NAME` on a CPU
+// OpenBLAS does not know (SkylakeX, as a LibTorch user there would set it). OpenBLAS reads these
+// when it loads, so the program re-executes itself with them set. Built only when CMake finds
+// Torch (Debian's libtorch-dev); not part of CI.
 
 #include <torch/torch.h>
 
 #include <latent/latent.hpp>
 
+#include "conv_vae_gemms.hpp"
 #include "vae_gemms.hpp"
 
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -168,6 +173,20 @@ void report_vs_torch(const std::string& metric, const char* unit, double scale, 
 
 }  // namespace
 
+// `--only latent|libtorch|gemms --epochs N`: that side's epoch (`epochs`, in that order) N times,
+// each printed, so `/usr/bin/time -v` reads one library's peak RSS alone.
+static int run_alone(const char* label, const std::string& only, int train_epochs,
+                     const std::array<std::function<void()>, 3>& epochs) {
+  const std::function<void()>& epoch = epochs[only == "latent" ? 0 : only == "libtorch" ? 1 : 2];
+  for (int e = 0; e < train_epochs; ++e) {
+    const auto t0 = Clock::now();
+    epoch();
+    std::cout << std::fixed << std::setprecision(3) << label << "only=" << only << " epoch=" << e + 1
+              << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
+  }
+  return 0;
+}
+
 // The CPU's model name from /proc/cpuinfo ("Intel(R) Xeon(R) Processor"), for the log: every
 // figure must name its CPU.
 static std::string cpu_model() {
@@ -203,19 +222,10 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
     for (long s = 0; s < all_t.size(0); s += 128)
       torch_step(all_t.index_select(0, perm.narrow(0, s, std::min<long>(128, all_t.size(0) - s))));
   };
-  if (!only.empty()) {
-    if (only == "gemms") {
-      std::cerr << "compare_libtorch: --only gemms is for --model mlp\n";
-      return 2;
-    }
-    for (int e = 0; e < train_epochs; ++e) {
-      const auto t0 = Clock::now();
-      only == "latent" ? latent_epoch() : torch_epoch();
-      std::cout << std::fixed << std::setprecision(3) << "model=conv only=" << only << " epoch=" << e + 1
-                << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
-    }
-    return 0;
-  }
+  // The same step's and epoch's 17 matrix products alone, in Eigen's own GEMM: the floor.
+  latent_bench::ConvVaeGemms<float> gemms(128);
+  const auto gemm_epoch = [&] { gemms.epoch(all.cols(), 128); };
+  if (!only.empty()) return run_alone("model=conv ", only, train_epochs, {latent_epoch, torch_epoch, gemm_epoch});
   const int steps = 10;
   {
     const latent::Matrix<float> x = all.leftCols(128);
@@ -231,6 +241,15 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
                                        for (int i = 0; i < steps; ++i) torch_step(xt);
                                      }});
     report_vs_torch("conv_train_step_batch128", "ms", 1e3 / steps, s[0], s[1]);
+    // The step against its own products (target: <= 1.6x), in turns.
+    const auto f = measure(repeats, {[&] {
+                                       for (int i = 0; i < steps; ++i) lv.step(x);
+                                     },
+                                     [&] {
+                                       for (int i = 0; i < steps; ++i) gemms.step(128);
+                                     }});
+    report("conv_products_batch128", "ms", 1e3 / steps, {"latent", f[0]}, {"eigen_gemms", f[1]}, "step_over_products",
+           f[0].median / f[1].median);
   }
   {
     const latent::Matrix<float> x = all.leftCols(1);
@@ -246,16 +265,29 @@ int compare_conv(const latent::Matrix<float>& all, const torch::Tensor& all_t, c
     report_vs_torch("conv_encode_batch1", "us", 1e6 / n, s[0], s[1]);
   }
   (void)threads;
-  const auto s = measure(epochs_repeats, {latent_epoch, torch_epoch});
+  if (epochs_repeats == 0) return 0;  // a LibTorch conv epoch on a generic BLAS kernel takes many minutes
+  const auto s = measure(epochs_repeats, {latent_epoch, torch_epoch, gemm_epoch});
   report_vs_torch("conv_epoch", "s", 1.0, s[0], s[1]);
+  report("conv_products_epoch", "s", 1.0, {"latent", s[0]}, {"eigen_gemms", s[2]}, "epoch_over_products",
+         s[0].median / s[2].median);
   return 0;
 }
 
 int main(int argc, char** argv) {
   // OpenBLAS reads its environment when the library loads: set it, then start again.
-  if (const char* v = std::getenv("OPENBLAS_NUM_THREADS"); v == nullptr || std::string(v) != "1") {
+  // `--openblas-coretype NAME` (e.g. SkylakeX where OpenBLAS names the CPU Prescott) forces the
+  // kernel of the process's one OpenBLAS: LibTorch's, and latent's too where its route takes it.
+  std::string coretype;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--openblas-coretype") coretype = argv[i + 1];
+  const char* v = std::getenv("OPENBLAS_NUM_THREADS");
+  const char* core = std::getenv("OPENBLAS_CORETYPE");
+  if (v == nullptr || std::string(v) != "1" || std::string(core ? core : "") != coretype) {
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
-    unsetenv("OPENBLAS_CORETYPE");
+    if (coretype.empty())
+      unsetenv("OPENBLAS_CORETYPE");
+    else
+      setenv("OPENBLAS_CORETYPE", coretype.c_str(), 1);
     execv("/proc/self/exe", argv);
     std::perror("compare_libtorch: re-exec");
     return 1;
@@ -276,8 +308,11 @@ int main(int argc, char** argv) {
       model = argv[i + 1];
     else if (flag == "--epochs")
       train_epochs = std::atoi(argv[i + 1]);
+    else if (flag == "--openblas-coretype")
+      continue;  // read before the re-exec above
     else {
       std::cerr << "usage: compare_libtorch [--model mlp|conv] [--threads N] [--repeats R] [--epoch-repeats E]\n"
+                   "                        [--openblas-coretype NAME]\n"
                    "       compare_libtorch --only latent|libtorch|gemms --epochs N   (one side alone: peak RSS, "
                    "seconds per epoch)\n";
       return 2;
@@ -340,20 +375,7 @@ int main(int argc, char** argv) {
   // One side alone for N epochs, so `/usr/bin/time -v` reads that library's peak RSS (the data,
   // 784 x 60000 floats = 188 MB, is loaded by both and counted in both), or so the `vae`
   // example's seconds= can be read against the floor's, run by run.
-  if (!only.empty()) {
-    for (int e = 0; e < train_epochs; ++e) {
-      const auto t0 = Clock::now();
-      if (only == "latent")
-        latent_epoch();
-      else if (only == "libtorch")
-        torch_epoch();
-      else
-        gemm_epoch();
-      std::cout << std::fixed << std::setprecision(3) << "only=" << only << " epoch=" << e + 1
-                << " seconds=" << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
-    }
-    return 0;
-  }
+  if (!only.empty()) return run_alone("", only, train_epochs, {latent_epoch, torch_epoch, gemm_epoch});
 
   const int steps = 50;  // per timed repeat of the step metrics
   for (long batch : {128L, 1L}) {

@@ -63,6 +63,30 @@ TEST_CASE("parameters are read in place and accumulate into their gradient", "[a
   CHECK_THROWS_AS(t.parameter(w, bad_grad), latent::ShapeError);
 }
 
+TEST_CASE("a tape with gradients off evaluates the same values and records no gradient", "[autodiff]") {
+  Md w = Md::Constant(2, 3, 0.5), gw = Md::Zero(2, 3);
+  const Md x = Md::Random(3, 4);
+  Tape<double> on, off;
+  off.set_grad_enabled(false);
+  CHECK(on.grad_enabled());
+  CHECK_FALSE(off.grad_enabled());
+  const auto f = [&](Tape<double>& t) { return sum(tanh(matmul(t.parameter(w, gw), t.variable(x)))); };
+  const Var<double> y_on = f(on);
+  const Var<double> y_off = f(off);
+  CHECK(y_on.value() == y_off.value());  // the same arithmetic
+  CHECK(on.needs_grad(y_on));
+  CHECK_FALSE(off.needs_grad(y_off));
+  off.backward(y_off);  // nothing to propagate
+  CHECK(gw == Md::Zero(2, 3));
+  // The mode survives clear(); a variable on it has no gradient to read.
+  off.clear();
+  const Var<double> v = off.variable(x);
+  CHECK_FALSE(off.needs_grad(v));
+  CHECK_THROWS_AS(v.grad(), latent::Error);
+  on.backward(y_on);
+  CHECK(gw != Md::Zero(2, 3));
+}
+
 TEST_CASE("clear and the same step again give bit-identical gradients", "[autodiff]") {
   latent::Rng rng(12);
   const Md w = random(8, 5, rng), b = random(8, 1, rng), x = random(5, 7, rng);

@@ -75,3 +75,21 @@ TEST_CASE("conv_vae refuses sizes its decoder cannot retrace, naming the geometr
                     Catch::Contains("Conv2d") && Catch::Contains("4x1x1"));
   CHECK_THROWS_AS(latent::conv_vae<float>({.channels = {}}, rng), latent::ShapeError);
 }
+
+TEST_CASE("evaluating the conv VAE records no gradient scratch: its tape is much smaller", "[conv][vae]") {
+  // A conv's patch gradients (P B x C k k) are as large as its patches; a tape without gradients
+  // (how encode, log_likelihood and fit's evaluation run) allocates neither them nor backward state.
+  latent::Rng rng(1);
+  const auto vae = latent::conv_vae<float>({}, rng);
+  const latent::Matrix<float> x = latent::Matrix<float>::Random(784, 32).cwiseAbs();
+  latent::Tape<float> training, evaluation;
+  evaluation.set_grad_enabled(false);
+  latent::Rng a(2), b(2);
+  const float with = vae.elbo(training, training.constant(x), a).total.item();
+  const float without = vae.elbo(evaluation, evaluation.constant(x), b).total.item();
+  CHECK(with == without);
+  // The three scratch buffers gradients would need: conv2's patch gradients and the channel
+  // gradients of both transposed convs (conv1's input is the data, which needs none).
+  CHECK(training.size() - evaluation.size() == 3);
+  CHECK(evaluation.arena_capacity() <= training.arena_capacity());
+}

@@ -104,7 +104,7 @@ class Tape {
     Node& n = push("parameter", value.rows(), value.cols());
     n.value = const_cast<S*>(value.data());  // never written: parameters are read-only on the tape
     n.adjoint = grad.data();
-    n.needs_grad = true;
+    n.needs_grad = grad_enabled_;
     n.adjoint_ready = true;  // accumulate straight into the parameter's gradient
     n.is_parameter = true;
     return handle(n);
@@ -176,6 +176,15 @@ class Tape {
   /// Opt in (or out) of the non-finite check in `finish`: off by default, it costs one pass over
   /// every value.
   void check_finite(bool on) noexcept { check_finite_ = on; }
+
+  /// Whether parameters and variables recorded from now on take gradients (on by default). Off,
+  /// the tape only evaluates, as PyTorch's `no_grad`: no node needs a gradient, so ops keep no
+  /// backward state and allocate no gradient scratch (a convolution's patch gradients, for one),
+  /// and `backward` propagates nothing. How models evaluate (`Vae::encode`, `log_likelihood`,
+  /// `fit`'s evaluation). Kept across `clear()`.
+  void set_grad_enabled(bool on) noexcept { grad_enabled_ = on; }
+  /// See `set_grad_enabled`.
+  [[nodiscard]] bool grad_enabled() const noexcept { return grad_enabled_; }
 
   // --- access -------------------------------------------------------------------------------
 
@@ -368,7 +377,7 @@ class Tape {
     Node& n = push(name, m.rows(), m.cols());
     n.value = arena_.template allocate_array<S>(std::size_t(m.size()));
     detail::parallel_assign(View<S>(n.value, m.rows(), m.cols()), m);
-    n.needs_grad = needs_grad;
+    n.needs_grad = needs_grad && grad_enabled_;
     return handle(n);
   }
 
@@ -405,6 +414,7 @@ class Tape {
   Arena arena_;
   std::uint32_t generation_ = 0;  // clear() count, stamped on every Var
   bool check_finite_ = false;
+  bool grad_enabled_ = true;
 };
 
 }  // namespace latent::inline v0

@@ -16,6 +16,15 @@ namespace latent::inline v0::detail {
 template <class S>
 using Packet = typename Eigen::internal::packet_traits<S>::type;
 
+/// `body.template operator()<S>(i)`: one entry of a loop's tail, out of line. Why: inlined, the
+/// tail loop of every kernel was vectorized again by the compiler (with its own tails), a fifth of
+/// a training program's machine code and of its compile time; the tail is at most one packet's
+/// worth of entries, so the call costs nothing measurable.
+template <class S, class Body>
+[[gnu::noinline]] void one_entry(Index i, Body& body) {
+  body.template operator()<S>(i);
+}
+
 /// Calls `body.template operator()<P>(i)` for i = first, first + w, ... with P = `Packet<S>`
 /// (w entries) while a whole packet fits in [first, last), then with P = S (one entry) for the
 /// rest. Why: a kernel with several outputs (an optimizer writes value and two moments from one
@@ -25,10 +34,13 @@ using Packet = typename Eigen::internal::packet_traits<S>::type;
 template <class S, class Body>
 void for_each_packet(Index first, Index last, Body&& body) {
   constexpr Index width = Eigen::internal::packet_traits<S>::size;
-  Index i = first;
-  if constexpr (width > 1)
+  if constexpr (width > 1) {
+    Index i = first;
     for (; i + width <= last; i += width) body.template operator()<Packet<S>>(i);
-  for (; i < last; ++i) body.template operator()<S>(i);
+    for (; i < last; ++i) one_entry<S>(i, body);
+  } else {
+    for (Index i = first; i < last; ++i) body.template operator()<S>(i);
+  }
 }
 /// `for_each_packet` on [0, n).
 template <class S, class Body>

@@ -271,6 +271,7 @@ class Vae : public Module<S> {
     Vector<S> out(x.cols());
     Matrix<double> lw(k, examples);
     Tape<S> t;
+    t.set_grad_enabled(false);
     for (Index j = 0; j < x.cols(); j += examples) {
       const Index n = std::min(examples, x.cols() - j);
       for (Index s = 0; s < k; s += per_pass) {

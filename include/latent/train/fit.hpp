@@ -115,6 +115,7 @@ Metrics evaluate_objective(O& objective, const Dataset<T>& data, Rng& rng, Index
                      {.batch_size = batch_size, .part = comm ? comm->rank() : 0, .parts = comm ? comm->size() : 1});
   batches.start_epoch_in_order();
   Tape<S> tape;
+  tape.set_grad_enabled(false);
   double total = 0;
   std::vector<double> sums(objective.term_names().size(), 0.0);
   int count = 0;

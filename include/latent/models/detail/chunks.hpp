@@ -15,10 +15,12 @@ namespace latent::inline v0::detail {
 inline constexpr Index chunk_columns = 1024;
 
 /// Calls `f(tape, first, count)` for consecutive column ranges of at most `chunk_columns`
-/// columns covering `0 .. total - 1`, on one local tape cleared before each range.
+/// columns covering `0 .. total - 1`, on one local tape without gradients, cleared before each
+/// range.
 template <class S, class F>
 void on_chunks(Index total, F&& f) {
   Tape<S> tape;
+  tape.set_grad_enabled(false);
   for (Index j = 0; j < total; j += chunk_columns) {
     tape.clear();
     f(tape, j, std::min(chunk_columns, total - j));
