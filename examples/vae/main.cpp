@@ -7,6 +7,10 @@
 // decoder from logits on pixel intensities in [0, 1], one Monte Carlo sample, Adam lr 1e-3,
 // batch 128, 10 epochs, seed 1. Prints one line per epoch, then the importance-weighted bound
 // on the first test images, and writes PNGs and the test set's latent means (latents.npy) into --out.
+//
+// Started by mpirun (and built with MPI), it trains data-parallel: each of the N processes takes
+// its slice of every batch of --batch examples, with --threads defaulting to the cores per
+// process; rank 0 prints, checkpoints and draws (docs/distributed.md).
 
 #include <latent/io.hpp>
 #include <latent/io/npy.hpp>
@@ -17,10 +21,15 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "common/flags.hpp"
 #include "common/training.hpp"
+
+#ifdef LATENT_EXAMPLE_MPI
+#include <latent/distributed.hpp>
+#endif
 
 namespace {
 
@@ -37,7 +46,16 @@ struct Config {
   examples::TrainingFlags training;
 };
 
-Config parse(int argc, char** argv) {
+// Processes of this job on this machine (1 when not started by mpirun).
+int processes_here(const latent::Communicator* comm) {
+#ifdef LATENT_EXAMPLE_MPI
+  if (comm != nullptr) return static_cast<const latent::MpiCommunicator*>(comm)->local_size();
+#endif
+  (void)comm;
+  return 1;
+}
+
+Config parse(int argc, char** argv, const latent::Communicator* comm) {
   examples::Flags f(argc, argv, "Train a variational autoencoder on Fashion-MNIST.");
   Config c{};
   c.epochs = f.at_least("epochs", 10, 1, "passes over the 60000 training images");
@@ -55,8 +73,8 @@ Config parse(int argc, char** argv) {
   c.cvae = f.get("cvae", false, "conditional VAE: the class label joins encoder and decoder inputs");
   c.likelihood = f.get<std::string>("likelihood", "bernoulli", "decoder likelihood: bernoulli or gaussian");
   c.seed = f.get<std::uint64_t>("seed", 1, "seed of every random number (same seed + threads = same output)");
-  c.threads =
-      f.at_least("threads", int(std::max(1u, std::thread::hardware_concurrency())), 1, "threads for GEMMs", 1024);
+  c.threads = f.at_least("threads", std::max(1, int(std::thread::hardware_concurrency()) / processes_here(comm)), 1,
+                         "threads for GEMMs (under mpirun: per process)", 1024);
   c.data = f.get<std::string>("data", "",
                               "folder with the Fashion-MNIST IDX files (default: $LATENT_DATA or the Debian package)");
   c.out = f.get<std::string>("out", "vae-out", "folder for the PNGs");
@@ -142,7 +160,8 @@ void write_pictures(latent::Vae<float>& vae, const latent::Uint8Dataset& test, c
   }
 }
 
-int run(const Config& c) {
+int run(const Config& c, latent::Communicator* comm) {
+  const bool lead = comm == nullptr || comm->rank() == 0;  // prints, checkpoints, draws
   latent::set_num_threads(c.threads);
   latent::prepare_output_directory(c.out);  // before the run, which would otherwise be lost
   latent::Rng rng(c.seed);
@@ -157,8 +176,10 @@ int run(const Config& c) {
   const auto test = latent::fashion_mnist(latent::Split::test, c.data);
 
   latent::Adam<float> opt(vae.parameters(), {.lr = c.lr});
-  std::cerr << "vae: " << c.arch << ", " << vae.num_parameters() << " parameters, " << train.size()
-            << " training images, " << c.threads << " threads, products on " << latent::gemm_backend() << "\n";
+  if (lead)
+    std::cerr << "vae: " << c.arch << ", " << vae.num_parameters() << " parameters, " << train.size()
+              << " training images, " << c.threads << " threads, products on " << latent::gemm_backend()
+              << (comm ? ", " + std::to_string(comm->size()) + " processes (mpirun)" : std::string()) << "\n";
 
   // The negative ELBO (or IWAE bound) with KL warm-up; the test set scored after every epoch.
   latent::VaeObjective<float> objective(vae, {.samples = c.samples, .free_bits = c.free_bits, .iwae = c.iwae_train});
@@ -167,6 +188,8 @@ int run(const Config& c) {
   // time, as it trains, so the test passes need no more memory than training does.
   const Index eval_columns = c.arch == "conv" ? 125 : 1000;
   options.eval_batch_size = eval_columns;
+  options.communicator = comm;
+  if (!lead) options.callbacks.clear();  // the progress line: rank 0's
   const double warmup_steps = c.warmup * double((Index(train.size()) + c.batch - 1) / c.batch);
   options.beta = warmup_steps > 0 ? latent::ValueSchedule::linear_warmup(c.beta, warmup_steps)
                                   : latent::ValueSchedule::constant(c.beta);
@@ -177,10 +200,11 @@ int run(const Config& c) {
               << " test_recon=" << e.validation->terms[0] << " test_kl=" << e.validation->terms[1]
               << " seconds=" << e.seconds << std::endl;
   };
-  options.callbacks.push_back(print);
+  if (lead) options.callbacks.push_back(print);
   std::cout << std::fixed << std::setprecision(2);
   const latent::History history = latent::fit(objective, opt, train, test, options);
   if (examples::interrupted(history, "vae")) return 130;
+  if (!lead) return 0;  // every process holds the same model; rank 0 scores and draws it
   std::vector<double> train_curve, test_curve;
   for (const latent::EpochRecord& e : history.epochs) {
     train_curve.push_back(e.train.total);
@@ -207,5 +231,11 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return examples::guarded_main("vae", [&] { return run(parse(argc, argv)); });
+  return examples::guarded_main("vae", [&] {
+    std::unique_ptr<latent::Communicator> comm;  // null: this process alone, as without MPI
+#ifdef LATENT_EXAMPLE_MPI
+    if (latent::MpiCommunicator::launched_by_mpi()) comm = std::make_unique<latent::MpiCommunicator>();
+#endif
+    return run(parse(argc, argv, comm.get()), comm.get());
+  });
 }

@@ -5,6 +5,7 @@
 /// (not in latent/latent.hpp): it writes files.
 
 #include "latent/train/callbacks.hpp"
+#include "latent/train/communicator.hpp"
 #include "latent/train/divergence_guard.hpp"
 #include "latent/train/fit.hpp"
 #include "latent/train/fit_checkpoint.hpp"

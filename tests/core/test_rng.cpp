@@ -74,3 +74,52 @@ TEST_CASE("below(n) stays in range and hits every value", "[core][rng]") {
   }
   for (int c : seen) CHECK(c > 800);
 }
+
+TEST_CASE("keyed by example, a batch's noise does not depend on how it is cut into slices", "[core][rng]") {
+  // 6 examples, 3 replicates each, side by side (column 3 j + r is replicate r of example j).
+  Rng whole_rng(5), left_rng(5), right_rng(5);
+  Eigen::MatrixXd whole(5, 18), left(5, 9), right(5, 9);
+  whole_rng.key_examples(42, 0, 6);
+  whole_rng.fill_normal(whole);
+  left_rng.key_examples(42, 0, 3);
+  left_rng.fill_normal(left);
+  right_rng.key_examples(42, 3, 3);
+  right_rng.fill_normal(right);
+  CHECK(whole.leftCols(9) == left);
+  CHECK(whole.rightCols(9) == right);
+  // Keyed fills leave the shared stream where it was; a second fill draws anew.
+  CHECK(whole_rng.state() == Rng(5).state());
+  Eigen::MatrixXd second(5, 18);
+  whole_rng.fill_normal(second);
+  CHECK((second - whole).cwiseAbs().minCoeff() > 0);
+  // Uniform fills are keyed the same way.
+  Eigen::MatrixXf u_whole(4, 6), u_right(4, 2);
+  whole_rng.key_examples(7, 0, 6);
+  whole_rng.fill_uniform(u_whole);
+  right_rng.key_examples(7, 4, 2);
+  right_rng.fill_uniform(u_right);
+  CHECK(u_whole.rightCols(2) == u_right);
+  CHECK(u_whole.minCoeff() >= 0);
+  CHECK(u_whole.maxCoeff() < 1);
+  // Another stream (step), other noise; unkeyed, the shared stream as before.
+  Eigen::MatrixXd other(5, 18);
+  whole_rng.key_examples(43, 0, 6);
+  whole_rng.fill_normal(other);
+  CHECK((other - whole).cwiseAbs().minCoeff() > 0);
+  whole_rng.unkey_examples();
+  CHECK_FALSE(whole_rng.keyed());
+  Rng plain(5);
+  Eigen::MatrixXd a(5, 18), b(5, 18);
+  whole_rng.fill_normal(a);
+  plain.fill_normal(b);
+  CHECK(a == b);
+}
+
+TEST_CASE("keyed normal draws have mean 0 and variance 1", "[core][rng]") {
+  Rng rng(3);
+  Eigen::MatrixXd m(20, 20000);
+  rng.key_examples(0, 0, 20000);
+  rng.fill_normal(m);
+  CHECK(std::abs(m.mean()) < 0.003);
+  CHECK(std::abs((m.array() * m.array()).mean() - 1.0) < 0.005);
+}

@@ -127,3 +127,38 @@ TEST_CASE("an empty dataset is refused when the batcher is built, not trained on
                     Catch::Matchers::Contains("Batcher: the dataset is 3x0: no examples"));
   CHECK_THROWS_AS(latent::Batcher<float>(featureless, {.batch_size = 4}), latent::ShapeError);
 }
+
+TEST_CASE("parts: each process's slices of the shared batches cover every batch exactly once", "[data]") {
+  const auto d = numbered(23);  // batches of 10, 10, 3: 3 + 3 + 4 columns, then 1 + 1 + 1
+  const int parts = 3;
+  latent::Batcher<float> whole(d, {.batch_size = 10});
+  std::vector<latent::Batcher<float>> slices;
+  for (int p = 0; p < parts; ++p)
+    slices.emplace_back(d, latent::BatcherOptions{.batch_size = 10, .part = p, .parts = parts});
+  latent::Rng rng(9);
+  latent::Rng copy = rng;
+  whole.start_epoch(copy);
+  for (auto& s : slices) {
+    latent::Rng same = rng;  // the same seed on every process
+    s.start_epoch(same);
+  }
+  std::vector<long> tail_sizes;
+  while (whole.next()) {
+    std::vector<float> joined;
+    for (int p = 0; p < parts; ++p) {
+      auto& s = slices[std::size_t(p)];
+      REQUIRE(s.next());
+      CHECK(s.batch_cols() == whole.features().cols());
+      CHECK(s.batch_start() == whole.batch_start());
+      CHECK(s.part_offset() == long(joined.size()));
+      for (long j = 0; j < s.features().cols(); ++j) joined.push_back(s.features()(0, j));
+      if (whole.features().cols() == 3) tail_sizes.push_back(s.features().cols());
+    }
+    const auto& x = whole.features();
+    REQUIRE(long(joined.size()) == x.cols());
+    for (long j = 0; j < x.cols(); ++j) CHECK(joined[std::size_t(j)] == x(0, j));
+  }
+  for (auto& s : slices) CHECK_FALSE(s.next());
+  CHECK(tail_sizes == std::vector<long>{1, 1, 1});
+  CHECK_THROWS_AS(latent::Batcher<float>(d, {.batch_size = 10, .part = 3, .parts = 3}), latent::ShapeError);
+}

@@ -302,7 +302,8 @@ namespace {
 // Allocations in the warm steps of a `fit` run (from the end of one step to the end of the next,
 // so the batch gather, the schedules, the guard and the hooks are counted), with every per-step
 // option on: lr and beta schedules, clipping, the divergence guard, signal handling.
-long warm_fit_step_allocations(Eigen::Index examples, latent::Index classes) {
+// With `comm`, the data-parallel step: noise keyed by example, the gradient summed through it.
+long warm_fit_step_allocations(Eigen::Index examples, latent::Index classes, latent::Communicator* comm = nullptr) {
   latent::Rng rng(1);
   auto vae = latent::Vae<float>::mlp({.hidden = {64}, .latent = 8, .classes = classes}, rng);
   latent::Adam<float> adam(vae.parameters());
@@ -331,6 +332,7 @@ long warm_fit_step_allocations(Eigen::Index examples, latent::Index classes) {
                                     .clip_grad_norm = 10,
                                     .rng = &rng};
   options.callbacks.push_back(count);
+  options.communicator = comm;
   latent::fit(vae, adam, data, options);
   counting = false;
   CHECK(steps > 4);
@@ -345,6 +347,8 @@ TEST_CASE("the warm steps of fit perform zero heap allocations", "[train][alloc]
     INFO("threads " << threads);
     CHECK(warm_fit_step_allocations(250, 0) == 0);   // 4 batches, the last of 58
     CHECK(warm_fit_step_allocations(250, 10) == 0);  // a conditional VAE: one-hot labels each step
+    latent::LocalCommunicator local;
+    CHECK(warm_fit_step_allocations(250, 0, &local) == 0);  // the data-parallel step, one process
   }
   latent::set_num_threads(1);
 }

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "latent/core/error.hpp"
@@ -29,13 +30,16 @@ enum class LastBatch {
 struct BatcherOptions {
   Index batch_size = 128;            ///< examples per batch
   LastBatch last = LastBatch::keep;  ///< policy for the last, partial batch
+  int part = 0;   ///< which slice of every batch this batcher yields (data-parallel training), 0 .. parts-1
+  int parts = 1;  ///< slices per batch: a batch of b examples yields columns [b part / parts, b (part + 1) / parts)
 };
 
 /// Yields the examples of a `Dataset<T>` as `features x B` matrices of `S`, each example once
 /// per epoch. uint8 pixels are scaled to [0, 1] (x / 255) while copying; other types are cast.
 /// The dataset is referenced, not copied: it must outlive the batcher. Two buffers (a full batch
 /// and, when N % B != 0 under `keep`, the tail batch) are allocated in the constructor, so no
-/// batch allocates.
+/// batch allocates. With `parts` > 1 every process shuffles alike and yields only its `part` of
+/// each batch (possibly empty for a short tail); `batch_cols()` is the whole batch's size.
 ///
 ///     Batcher<float> batches(train, {.batch_size = 128});
 ///     batches.start_epoch(rng);                  // Fisher-Yates shuffle
@@ -50,14 +54,18 @@ class Batcher {
       : source_(&data), gather_(&gather<T>), n_(data.size()), opts_(opts), order_(std::size_t(n_)) {
     if (opts.batch_size < 1)
       throw ShapeError("Batcher", "batch_size must be at least 1, got " + std::to_string(opts.batch_size));
+    if (opts.parts < 1 || opts.part < 0 || opts.part >= opts.parts)
+      throw ShapeError("Batcher", "part " + std::to_string(opts.part) + " of " + std::to_string(opts.parts) +
+                                      " parts: need 0 <= part < parts");
     if (data.size() == 0 || data.dim() == 0)
       throw ShapeError("Batcher", "the dataset is " + detail::shape_str(data.dim(), data.size()) +
                                       ": no examples to train on (is the file empty?)");
     data.check("Batcher");
-    const Index full = std::min(opts.batch_size, n_);
+    const Index full_batch = std::min(opts.batch_size, n_);
     const Index tail = opts.last == LastBatch::keep ? n_ % opts.batch_size : 0;
-    full_.resize(data.dim(), full, data.has_labels());
-    if (tail != 0 && tail != full) tail_.resize(data.dim(), tail, data.has_labels());
+    const Index full_part = part_of(full_batch).second, tail_part = part_of(tail).second;
+    full_.resize(data.dim(), full_part, data.has_labels());
+    if (tail != 0 && tail_part != full_part) tail_.resize(data.dim(), tail_part, data.has_labels());
     std::iota(order_.begin(), order_.end(), Index{0});
   }
   /// A batcher would dangle on a temporary dataset.
@@ -96,6 +104,7 @@ class Batcher {
     std::copy(order.begin(), order.end(), order_.begin());
     pos_ = std::min(n_, batches_done * opts_.batch_size);
     batch_ = batches_done;
+    batch_cols_ = 0;
   }
 
   /// The order of the current epoch: dataset columns in the sequence the batches take them.
@@ -106,9 +115,12 @@ class Batcher {
     const Index left = n_ - pos_;
     const Index b = std::min(opts_.batch_size, left);
     if (b == 0 || (b < opts_.batch_size && opts_.last == LastBatch::drop)) return false;
-    on_tail_ = b != full_.x.cols();
-    indices_ = std::span<const Index>(order_).subspan(std::size_t(pos_), std::size_t(b));
+    const auto [first, count] = part_of(b);
+    on_tail_ = count != full_.x.cols();
+    indices_ = std::span<const Index>(order_).subspan(std::size_t(pos_ + first), std::size_t(count));
     gather_(source_, indices_, current());
+    batch_cols_ = b;
+    part_offset_ = first;
     pos_ += b;
     ++batch_;
     return true;
@@ -122,6 +134,12 @@ class Batcher {
   [[nodiscard]] const std::vector<int>& labels() const noexcept { return current().y; }
   /// Which dataset columns the current batch holds, in batch order.
   [[nodiscard]] std::span<const Index> indices() const noexcept { return indices_; }
+  /// Examples in the whole current batch (all parts; `features().cols()` with one part).
+  [[nodiscard]] Index batch_cols() const noexcept { return batch_cols_; }
+  /// Where this part's first column sits in the whole current batch (0 with one part).
+  [[nodiscard]] Index part_offset() const noexcept { return part_offset_; }
+  /// Where the current batch starts in the epoch's order (its examples are `order()[start ...]`).
+  [[nodiscard]] Index batch_start() const noexcept { return pos_ - batch_cols_; }
   /// 1-based number of the current batch within the epoch (0 before the first `next()`).
   [[nodiscard]] Index batch_index() const noexcept { return batch_; }
   /// Batches per epoch under the last-batch policy.
@@ -161,6 +179,13 @@ class Batcher {
   void rewind() noexcept {
     pos_ = 0;
     batch_ = 0;
+    batch_cols_ = 0;
+  }
+
+  // This part's first column and column count in a batch of b.
+  [[nodiscard]] std::pair<Index, Index> part_of(Index b) const noexcept {
+    const Index lo = b * opts_.part / opts_.parts, hi = b * (opts_.part + 1) / opts_.parts;
+    return {lo, hi - lo};
   }
 
   const void* source_;
@@ -173,6 +198,8 @@ class Batcher {
   std::span<const Index> indices_;
   Index pos_ = 0;
   Index batch_ = 0;
+  Index batch_cols_ = 0;
+  Index part_offset_ = 0;
 };
 
 }  // namespace latent::inline v0

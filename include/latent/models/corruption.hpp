@@ -59,8 +59,8 @@ inline void check_corruption(const Corruption& c) {
 
 /// Writes x~ ~ C(x~ | x) into `out`, shaped like x (a buffer of the caller's, such as a tape
 /// node, so a training step does not allocate). Every entry draws from `rng`, so each call
-/// gives fresh noise. Throws like `check_corruption`, and `ShapeError` for an `out` of another
-/// shape.
+/// gives fresh noise; keyed by example (`Rng::key_examples`), column j's noise is example j's. Throws like
+/// `check_corruption`, and `ShapeError` for an `out` of another shape.
 template <class S, class Out>
 void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Eigen::MatrixBase<Out>& out, const Corruption& c, Rng& rng) {
   check_corruption(c);
@@ -76,17 +76,20 @@ void corrupt_into(const Eigen::Ref<const Matrix<S>>& x, Eigen::MatrixBase<Out>& 
       out = x + S(c.level) * out;
       break;
     case Noise::masking:
-      for (Index j = 0; j < x.cols(); ++j)
-        for (Index i = 0; i < x.rows(); ++i) out(i, j) = rng.uniform() < c.level ? S(0) : x(i, j);
-      break;
-    case Noise::salt_and_pepper:
+    case Noise::salt_and_pepper: {
+      // One draw u per entry decides whether it is hit (u < p) and, for salt and pepper, pepper
+      // (u < p/2) or salt. Keyed by example (`Rng::key_examples`), the draws come as one fill,
+      // a column per example; otherwise one by one, in double.
+      const bool keyed = rng.keyed();
+      if (keyed) rng.fill_uniform(out);
       for (Index j = 0; j < x.cols(); ++j)
         for (Index i = 0; i < x.rows(); ++i) {
-          // One draw decides both whether the entry is hit (u < p) and, if so, pepper or salt.
-          const double u = rng.uniform();
-          out(i, j) = u < c.level ? (u < 0.5 * c.level ? S(0) : S(1)) : x(i, j);
+          const double u = keyed ? double(out(i, j)) : rng.uniform();
+          const S hit = c.type == Noise::masking || u < 0.5 * c.level ? S(0) : S(1);
+          out(i, j) = u < c.level ? hit : x(i, j);
         }
       break;
+    }
   }
 }
 
