@@ -28,6 +28,7 @@ class Arena {
   /// `bytes` of uninitialised memory, 64-byte aligned, valid until the next `rewind()`.
   void* allocate(std::size_t bytes) {
     bytes = round_up(std::max<std::size_t>(bytes, 1));
+    used_ += bytes;
     while (current_ < blocks_.size()) {
       Block& b = blocks_[current_];
       if (b.size - offset_ >= bytes) {
@@ -60,7 +61,11 @@ class Arena {
     }
     current_ = 0;
     offset_ = 0;
+    used_ = 0;
   }
+
+  /// Bytes handed out since the last `rewind()` (what one pass needs).
+  [[nodiscard]] std::size_t used() const noexcept { return used_; }
 
   /// Bytes reserved from the heap.
   [[nodiscard]] std::size_t capacity() const noexcept {
@@ -86,6 +91,7 @@ class Arena {
   std::vector<Block> blocks_;
   std::size_t current_ = 0;  // block the next allocation tries first
   std::size_t offset_ = 0;   // bytes used in blocks_[current_]
+  std::size_t used_ = 0;     // bytes handed out since the last rewind
 };
 
 }  // namespace latent::inline v0

@@ -331,6 +331,8 @@ class Tape {
 
   /// Bytes the tape's arena holds from the heap.
   [[nodiscard]] std::size_t arena_capacity() const noexcept { return arena_.capacity(); }
+  /// Bytes of the arena the values and states recorded since the last `clear()` take.
+  [[nodiscard]] std::size_t arena_used() const noexcept { return arena_.used(); }
 
  private:
   struct Node {

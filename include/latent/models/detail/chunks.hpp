@@ -5,25 +5,38 @@
 /// keeps no scratch state and evaluation can be `const`.
 
 #include <algorithm>
+#include <cstddef>
 
 #include "latent/autodiff/tape.hpp"
 
 namespace latent::inline v0::detail {
 
-/// Columns per evaluation pass: large enough for full GEMMs, small enough that the tape's arena
-/// stays a few megabytes even for a whole test set.
-inline constexpr Index chunk_columns = 1024;
+/// Tape bytes one evaluation pass may take. An MLP's column costs a few kB, so its passes hit
+/// `max_chunk_columns` (full GEMMs); a conv net's column costs ~100 kB of patches and feature
+/// maps, so a fixed 1024 columns would hold ~200 MB for a test set.
+inline constexpr std::size_t chunk_bytes = std::size_t(32) << 20;
+/// Columns of the first pass, which measures a column's tape bytes, and the bounds of the rest.
+inline constexpr Index first_chunk_columns = 64, max_chunk_columns = 1024;
 
-/// Calls `f(tape, first, count)` for consecutive column ranges of at most `chunk_columns`
-/// columns covering `0 .. total - 1`, on one local tape without gradients, cleared before each
-/// range.
+/// Calls `f(tape, first, count)` for consecutive column ranges covering `0 .. total - 1`, on one
+/// local tape without gradients, cleared before each range. The first range has
+/// `first_chunk_columns` columns; the others as many (up to `max_chunk_columns`) as fit in
+/// `chunk_bytes` at the first range's bytes per column: the split depends only on the model and
+/// `total`, so results stay reproducible.
 template <class S, class F>
 void on_chunks(Index total, F&& f) {
   Tape<S> tape;
   tape.set_grad_enabled(false);
-  for (Index j = 0; j < total; j += chunk_columns) {
+  Index columns = std::min(first_chunk_columns, total);
+  for (Index j = 0; j < total;) {
+    const Index n = std::min(columns, total - j);
     tape.clear();
-    f(tape, j, std::min(chunk_columns, total - j));
+    f(tape, j, n);
+    if (j == 0) {
+      const std::size_t per_column = std::max<std::size_t>(1, tape.arena_used() / std::size_t(n));
+      columns = std::clamp(Index(chunk_bytes / per_column), first_chunk_columns, max_chunk_columns);
+    }
+    j += n;
   }
 }
 
