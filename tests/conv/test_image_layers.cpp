@@ -136,3 +136,37 @@ TEST_CASE("dropout: kept entries scaled by 1 / (1 - p), the identity in eval, a 
   CHECK(drop.forward(t, x_var).id() == x_var.id());
   CHECK_THROWS_AS(latent::Dropout<float>(1.0, latent::Rng(1)), latent::NumericError);
 }
+
+TEST_CASE("Dropout draws from the tape's generator when it has one, and NoiseFrom restores it", "[conv][layers]") {
+  latent::Rng data(4);
+  Md x(30, 20);
+  data.fill_uniform(x, 0.5, 1.5);
+  // Two Dropouts with different streams of their own draw the same mask from the same run generator.
+  latent::Dropout<double> a(0.5, latent::Rng(1)), b(0.5, latent::Rng(2));
+  latent::Tape<double> t;
+  latent::Rng run(7);
+  t.set_noise(&run);
+  const Md ya = a.forward(t, t.constant(x)).value();
+  const latent::Rng::State after_a = run.state();
+  run = latent::Rng(7);
+  const Md yb = b.forward(t, t.constant(x)).value();
+  CHECK(ya == yb);
+  CHECK(run.state() == after_a);                      // the run's generator advanced
+  CHECK(a.noise().state() == latent::Rng(1).state());  // the own streams did not
+  CHECK(b.noise().state() == latent::Rng(2).state());
+  // The mask is the one dropout() draws from that generator.
+  latent::Rng same(7);
+  CHECK(ya == latent::dropout(t.constant(x), 0.5, same).value());
+
+  // NoiseFrom sets the generator for a scope and puts the previous one back.
+  t.set_noise(nullptr);
+  {
+    latent::Rng scoped(7);
+    const latent::NoiseFrom<double> noise(t, scoped);
+    CHECK(t.noise() == &scoped);
+    CHECK(a.forward(t, t.constant(x)).value() == ya);
+  }
+  CHECK(t.noise() == nullptr);
+  CHECK(a.forward(t, t.constant(x)).value() != ya);  // own stream, from Rng(1)
+  CHECK(a.noise().state() != latent::Rng(1).state());
+}

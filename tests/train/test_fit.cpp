@@ -115,6 +115,53 @@ TEST_CASE("early stopping after a resume stops where the uninterrupted run did",
   CHECK(third.evaluated == 0);
 }
 
+// A small Vae with Dropout in both networks (Dropout draws in every training forward).
+latent::Vae<float> vae_with_dropout() {
+  latent::Rng init(11);
+  latent::Sequential<float> trunk;
+  trunk.emplace<latent::Linear<float>>(6, 8, init);
+  trunk.emplace<latent::Tanh<float>>();
+  trunk.emplace<latent::Dropout<float>>(0.3, init.split(1));
+  latent::GaussianEncoder<float> encoder(std::move(trunk), {.input = 8, .latent = 2}, init);
+  latent::Sequential<float> network;
+  network.emplace<latent::Linear<float>>(2, 8, init);
+  network.emplace<latent::Tanh<float>>();
+  network.emplace<latent::Dropout<float>>(0.3, init.split(2));
+  network.emplace<latent::Linear<float>>(8, 6, init);
+  return latent::Vae<float>(std::move(encoder), latent::Decoder<float>(std::move(network), {}), 6);
+}
+
+TEST_CASE("a model with Dropout resumes to the uninterrupted run: fit's generator draws the masks", "[train][resume]") {
+  latent_test::TempDir dir;
+  latent::Dataset<float> train;
+  train.features.resize(6, 48);
+  latent::Rng(5).fill_uniform(train.features);
+  const latent::FitOptions<float> straight_options{.epochs = 4, .batch_size = 8, .seed = 3};
+
+  latent::Vae<float> straight = vae_with_dropout();
+  latent::Adam<float> adam(straight.parameters(), {.lr = 0.01});
+  latent::fit(straight, adam, train, straight_options);
+
+  auto options = straight_options;
+  options.epochs = 2;
+  options.checkpoint = dir / "run.ckpt";
+  latent::Vae<float> first = vae_with_dropout();
+  latent::Adam<float> adam1(first.parameters(), {.lr = 0.01});
+  latent::fit(first, adam1, train, options);
+  latent::Vae<float> resumed = vae_with_dropout();  // its Dropouts' own streams start afresh
+  latent::Adam<float> adam2(resumed.parameters(), {.lr = 0.01});
+  options.epochs = 4;
+  options.resume_from = options.checkpoint;
+  latent::fit(resumed, adam2, train, options);
+
+  const auto a = straight.named_parameters(), b = resumed.named_parameters();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    INFO(a[k].first);
+    CHECK(a[k].second->value == b[k].second->value);
+  }
+}
+
 TEST_CASE("keep_best puts back the weights of the best validation epoch", "[train]") {
   latent_test::TempDir dir;
   latent::Rng rng(1);

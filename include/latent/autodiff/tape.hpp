@@ -24,6 +24,7 @@ namespace latent::inline v0 {
 
 template <class S>
 class Tape;
+class Rng;
 
 /// A read-only view of a matrix on the tape. Its data is aligned as Eigen aligns its own
 /// matrices (EIGEN_MAX_ALIGN_BYTES): arena blocks are 64-byte aligned, and parameter leaves view
@@ -184,6 +185,15 @@ class Tape {
   void set_grad_enabled(bool on) noexcept { grad_enabled_ = on; }
   /// See `set_grad_enabled`.
   [[nodiscard]] bool grad_enabled() const noexcept { return grad_enabled_; }
+
+  /// The generator that modules drawing noise in `forward` (`Dropout`) draw from on this tape;
+  /// null (the default): they use a stream of their own. Set by whoever runs a training pass
+  /// with an `Rng` (`fit`; `Vae::elbo` and the other losses that take one, through `NoiseFrom`),
+  /// so one generator holds all of a run's randomness: a checkpoint of it resumes every draw, and
+  /// data-parallel `fit` keys every draw by example. Kept across `clear()`.
+  void set_noise(Rng* rng) noexcept { noise_ = rng; }
+  /// See `set_noise`.
+  [[nodiscard]] Rng* noise() const noexcept { return noise_; }
 
   // --- access -------------------------------------------------------------------------------
 
@@ -416,6 +426,22 @@ class Tape {
   std::uint32_t generation_ = 0;  // clear() count, stamped on every Var
   bool check_finite_ = false;
   bool grad_enabled_ = true;
+  Rng* noise_ = nullptr;
+};
+
+/// While alive, `tape.noise()` is `&rng` (the previous generator is restored after): how a
+/// loss that takes an `Rng&` hands it to the networks it runs (see `Tape::set_noise`).
+template <class S>
+class NoiseFrom {
+ public:
+  NoiseFrom(Tape<S>& tape, Rng& rng) noexcept : tape_(tape), previous_(tape.noise()) { tape.set_noise(&rng); }
+  ~NoiseFrom() { tape_.set_noise(previous_); }
+  NoiseFrom(const NoiseFrom&) = delete;
+  NoiseFrom& operator=(const NoiseFrom&) = delete;
+
+ private:
+  Tape<S>& tape_;
+  Rng* previous_;
 };
 
 }  // namespace latent::inline v0

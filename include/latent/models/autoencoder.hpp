@@ -113,6 +113,7 @@ class Autoencoder : public Module<S> {
   AutoencoderLoss<S> loss(Tape<S>& tape, Var<S> x, Rng& rng) const {
     check_input("loss", x);
     if (options_.likelihood == Likelihood::bernoulli) require_unit_interval("loss", x.value());
+    const NoiseFrom<S> noise(tape, rng);
     Var<S> input = x;
     if (this->is_training() && options_.corruption.type != Noise::none) {
       input = tape.record("corrupted_input", x.rows(), x.cols());

@@ -136,6 +136,7 @@ class Vae : public Module<S> {
           std::isfinite(options.free_bits)))
       throw NumericError("elbo", "ElboOptions::beta and free_bits must be finite and >= 0, got beta=" +
                                      std::to_string(options.beta) + " free_bits=" + std::to_string(options.free_bits));
+    const NoiseFrom<S> noise(tape, rng);
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index L = options.samples;
     const Var<S> z = q.sample(q.batch() * L, rng);
@@ -155,6 +156,7 @@ class Vae : public Module<S> {
     check_input("log_weights", x, labels);
     check_targets("log_weights", x);
     require_size("log_weights", "k", k);
+    const NoiseFrom<S> noise(tape, rng);
     const auto q = encoder_.encode(tape, with_labels(x, labels));
     const Index n = q.batch() * k;
     const Var<S> eps = standard_normal(tape, q.dim(), n, rng);

@@ -332,6 +332,7 @@ History train_loop(O& objective, Optimizer<S>& optimizer, const Dataset<T>& trai
   // A resumed run that had already stopped early (its callbacks say so from the history) stays stopped.
   if (state.stop_requested) return finish(StopReason::early_stopping, state.stop_detail);
   Tape<S> tape;
+  tape.set_noise(&rng);  // Dropout's masks too come from the run's generator (saved, keyed)
   using Clock = std::chrono::steady_clock;
   for (int epoch = pos.epochs_done + 1; epoch <= options.epochs; ++epoch) {
     FitPosition::Partial& part = pos.partial;
