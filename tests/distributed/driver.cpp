@@ -5,6 +5,7 @@
 //   --scalar float|double  --comm mpi|local|none  --epochs N  --batch B  --examples N
 //   [--params FILE] [--checkpoint FILE [--checkpoint-per-rank]] [--resume]
 //   [--mismatch]                  rank 1 builds a hidden layer of 201 units
+//   [--dropout P]                 Dropout(P) after each hidden layer (same parameters)
 //   [--throw-rank R --throw-at-step K]  rank R throws after step K
 //   [--pid-dir DIR]               each rank writes DIR/rank<r>.pid when training begins
 // Exits 77 when the Fashion-MNIST files are not installed.
@@ -14,6 +15,7 @@
 #include <latent/train.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -47,6 +49,23 @@ latent::Uint8Dataset first(const latent::Uint8Dataset& d, latent::Index n) {
   return out;
 }
 
+// The 784-hidden-10 VAE; with dropout > 0, Dropout after the hidden layer of each network.
+template <class S>
+latent::Vae<S> make_vae(latent::Index hidden, double dropout, latent::Rng& rng) {
+  if (dropout <= 0) return latent::Vae<S>::mlp({.input = 784, .hidden = {hidden}, .latent = 10}, rng);
+  latent::Sequential<S> trunk;
+  trunk.template emplace<latent::Linear<S>>(784, hidden, rng);
+  trunk.template emplace<latent::ReLU<S>>();
+  trunk.template emplace<latent::Dropout<S>>(dropout, rng.split(1));
+  latent::GaussianEncoder<S> encoder(std::move(trunk), {.input = hidden, .latent = 10}, rng);
+  latent::Sequential<S> network;
+  network.template emplace<latent::Linear<S>>(10, hidden, rng);
+  network.template emplace<latent::ReLU<S>>();
+  network.template emplace<latent::Dropout<S>>(dropout, rng.split(2));
+  network.template emplace<latent::Linear<S>>(hidden, 784, rng);
+  return latent::Vae<S>(std::move(encoder), latent::Decoder<S>(std::move(network), {}), 784);
+}
+
 template <class S>
 int train(int argc, char** argv, latent::Communicator* comm) {
   const int rank = comm ? comm->rank() : 0;
@@ -64,7 +83,8 @@ int train(int argc, char** argv, latent::Communicator* comm) {
   // Every rank seeds differently: fit must copy rank 0's parameters and Rng position.
   latent::Rng rng(7 + 1000 * std::uint64_t(rank));
   const latent::Index hidden = has(argc, argv, "--mismatch") && rank == 1 ? 201 : 200;
-  auto vae = latent::Vae<S>::mlp({.input = 784, .hidden = {hidden}, .latent = 10}, rng);
+  const double dropout = std::atof(text(argc, argv, "--dropout", "0").c_str());
+  auto vae = make_vae<S>(hidden, dropout, rng);
   latent::Adam<S> adam(vae.parameters(), {.lr = 1e-3});
 
   latent::FitOptions<S> options{.epochs = int(number(argc, argv, "--epochs", 3)),

@@ -147,6 +147,30 @@ double relative_difference(const std::vector<double>& a, const std::vector<doubl
 
 }  // namespace
 
+TEST_CASE("with Dropout too, 2 ranks train what 1 process does: the masks are keyed by example", "[distributed]") {
+  REQUIRE_MPI();
+  const latent_test::TempDir dir;
+  const std::vector<std::string> common{"--scalar", "double", "--epochs", "1", "--batch", "128", "--examples", "1300"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = common;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const Run one = run(alone(with({"--comm", "local", "--dropout", "0.2", "--params", (dir / "one").string()})), dir,
+                      "one");
+  REQUIRE_RAN(one);
+  const Run two = run(on_ranks(2, with({"--dropout", "0.2", "--params", (dir / "two").string()})), dir, "two");
+  REQUIRE_RAN(two);
+  const Run plain = run(alone(with({"--comm", "local", "--params", (dir / "plain").string()})), dir, "plain");
+  REQUIRE_RAN(plain);
+  const auto p1 = read_params(dir / "one"), p2 = read_params(dir / "two"), p0 = read_params(dir / "plain");
+  REQUIRE(p1.size() == 784 * 200 + 200 + 200 * 20 + 20 + 10 * 200 + 200 + 200 * 784 + 784);
+  REQUIRE(p2.size() == p1.size());
+  REQUIRE(p0.size() == p1.size());
+  CHECK(relative_difference(p2, p1) < 1e-12);
+  CHECK(relative_difference(p0, p1) > 1e-6);  // the masks changed the training
+}
+
 TEST_CASE("2 ranks train the same parameters as 1 process at the same global batch", "[distributed]") {
   REQUIRE_MPI();
   const latent_test::TempDir dir;
