@@ -99,6 +99,28 @@ TEST_CASE("in-order epochs; batch buffers are not reallocated", "[data]") {
   }
 }
 
+TEST_CASE("skip leaves out the first examples of every epoch's order, in whole and in parts", "[data]") {
+  const auto data = numbered(10);
+  latent::Batcher<float> b(data, {.batch_size = 4, .skip = 3});
+  CHECK(b.batches_per_epoch() == 2);
+  b.start_epoch_in_order();
+  REQUIRE(b.next());
+  CHECK(b.labels() == std::vector<int>{3, 4, 5, 6});
+  CHECK(b.batch_start() == 3);
+  REQUIRE(b.next());
+  CHECK(b.labels() == std::vector<int>{7, 8, 9});
+  CHECK_FALSE(b.next());
+  // Two parts of the same batches: 3 4 | 5 6, then 7 | 8 9.
+  latent::Batcher<float> p1(data, {.batch_size = 4, .part = 1, .parts = 2, .skip = 3});
+  p1.start_epoch_in_order();
+  REQUIRE(p1.next());
+  CHECK(p1.labels() == std::vector<int>{5, 6});
+  REQUIRE(p1.next());
+  CHECK(p1.labels() == std::vector<int>{8, 9});
+  CHECK_THROWS_AS(latent::Batcher<float>(data, {.batch_size = 4, .skip = 10}), latent::ShapeError);
+  CHECK_THROWS_AS(latent::Batcher<float>(data, {.batch_size = 4, .skip = -1}), latent::ShapeError);
+}
+
 TEST_CASE("uint8 pixels arrive as x / 255 in [0, 1]", "[data]") {
   latent::Uint8Dataset d;
   d.features.resize(3, 1);

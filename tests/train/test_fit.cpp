@@ -162,6 +162,51 @@ TEST_CASE("a model with Dropout resumes to the uninterrupted run: fit's generato
   }
 }
 
+// A user objective whose evaluation holds `rows_per_example` extra rows of tape per example (as
+// a conv net's patches do) and remembers the batch sizes it was given.
+struct Heavy {
+  latent::Linear<float> layer;
+  Eigen::Index rows_per_example;
+  std::vector<Eigen::Index> sizes;
+
+  Heavy(Eigen::Index rows, latent::Rng& rng) : layer(4, 2, rng), rows_per_example(rows) {}
+  latent::Module<float>& model() { return layer; }
+  std::vector<std::string> term_names() const { return {"a"}; }
+  latent::LossTerms<float> loss(latent::Tape<float>& tape, const latent::Batch<float>& batch, latent::Rng& rng,
+                                const latent::StepInfo&) {
+    return evaluate(tape, batch, rng);
+  }
+  latent::LossTerms<float> evaluate(latent::Tape<float>& tape, const latent::Batch<float>& batch, latent::Rng&) {
+    sizes.push_back(batch.x.cols());
+    if (rows_per_example > 0) tape.record("scratch", rows_per_example, batch.x.cols());
+    const auto a = latent::mean(latent::colwise_sum(latent::square(layer.forward(tape, tape.constant(batch.x)))));
+    return {a, {a}, 1};
+  }
+};
+
+TEST_CASE("evaluation batches shrink to 32 MB of tape, and the metrics stay the means over all examples", "[train]") {
+  const auto val = data(300);
+  latent::Rng init(2), rng(1);
+  Heavy light(0, init), heavy(100000, init);  // heavy: 400 kB of tape per example
+  heavy.layer.weight().value = light.layer.weight().value;
+  heavy.layer.bias().value = light.layer.bias().value;
+  const latent::Metrics a = latent::evaluate(light, val, rng, 1000), b = latent::evaluate(heavy, val, rng, 1000);
+  // Each example evaluated once: light in batches of 64 (whose tape measures an example) and the
+  // other 236; heavy in batches of at most 32 MB of tape after the first.
+  CHECK(light.sizes == std::vector<Eigen::Index>{64, 236});
+  REQUIRE(heavy.sizes.size() == 1 + 3);
+  CHECK(heavy.sizes[0] == 64);
+  const Eigen::Index budget = Eigen::Index(32) << 20, scratch_bytes = 100000 * 4;
+  CHECK(heavy.sizes[1] * scratch_bytes <= budget);              // fits
+  CHECK((heavy.sizes[1] + 1) * (scratch_bytes + 64) > budget);  // and is not needlessly small
+  CHECK(heavy.sizes[1] + heavy.sizes[2] + heavy.sizes[3] == 236);
+  CHECK(std::abs(a.total - b.total) <= 1e-6 * std::abs(a.total));
+  // A smaller batch_size is kept.
+  heavy.sizes.clear();
+  latent::evaluate(heavy, val, rng, 50);
+  CHECK(heavy.sizes == std::vector<Eigen::Index>{50, 50, 50, 50, 50, 50});
+}
+
 TEST_CASE("keep_best puts back the weights of the best validation epoch", "[train]") {
   latent_test::TempDir dir;
   latent::Rng rng(1);

@@ -32,6 +32,7 @@ struct BatcherOptions {
   LastBatch last = LastBatch::keep;  ///< policy for the last, partial batch
   int part = 0;   ///< which slice of every batch this batcher yields (data-parallel training), 0 .. parts-1
   int parts = 1;  ///< slices per batch: a batch of b examples yields columns [b part / parts, b (part + 1) / parts)
+  Index skip = 0;  ///< examples at the start of every epoch's order not yielded (evaluation that took them apart)
 };
 
 /// Yields the examples of a `Dataset<T>` as `features x B` matrices of `S`, each example once
@@ -61,12 +62,16 @@ class Batcher {
       throw ShapeError("Batcher", "the dataset is " + detail::shape_str(data.dim(), data.size()) +
                                       ": no examples to train on (is the file empty?)");
     data.check("Batcher");
-    const Index full_batch = std::min(opts.batch_size, n_);
-    const Index tail = opts.last == LastBatch::keep ? n_ % opts.batch_size : 0;
+    if (opts.skip < 0 || opts.skip >= n_)
+      throw ShapeError("Batcher", "skip must be in [0, " + std::to_string(n_) + "), got " + std::to_string(opts.skip));
+    const Index m = n_ - opts.skip;  // examples yielded per epoch
+    const Index full_batch = std::min(opts.batch_size, m);
+    const Index tail = opts.last == LastBatch::keep ? m % opts.batch_size : 0;
     const Index full_part = part_of(full_batch).second, tail_part = part_of(tail).second;
     full_.resize(data.dim(), full_part, data.has_labels());
     if (tail != 0 && tail_part != full_part) tail_.resize(data.dim(), tail_part, data.has_labels());
     std::iota(order_.begin(), order_.end(), Index{0});
+    rewind();
   }
   /// A batcher would dangle on a temporary dataset.
   template <DatasetElement T>
@@ -102,7 +107,7 @@ class Batcher {
       seen[std::size_t(i)] = true;
     }
     std::copy(order.begin(), order.end(), order_.begin());
-    pos_ = std::min(n_, batches_done * opts_.batch_size);
+    pos_ = std::min(n_, opts_.skip + batches_done * opts_.batch_size);
     batch_ = batches_done;
     batch_cols_ = 0;
   }
@@ -144,7 +149,8 @@ class Batcher {
   [[nodiscard]] Index batch_index() const noexcept { return batch_; }
   /// Batches per epoch under the last-batch policy.
   [[nodiscard]] Index batches_per_epoch() const noexcept {
-    return opts_.last == LastBatch::keep ? (n_ + opts_.batch_size - 1) / opts_.batch_size : n_ / opts_.batch_size;
+    const Index m = n_ - opts_.skip;
+    return opts_.last == LastBatch::keep ? (m + opts_.batch_size - 1) / opts_.batch_size : m / opts_.batch_size;
   }
   /// Examples in the dataset.
   [[nodiscard]] Index size() const noexcept { return n_; }
@@ -177,7 +183,7 @@ class Batcher {
   const Buffer& current() const noexcept { return on_tail_ ? tail_ : full_; }
 
   void rewind() noexcept {
-    pos_ = 0;
+    pos_ = opts_.skip;
     batch_ = 0;
     batch_cols_ = 0;
   }

@@ -24,6 +24,7 @@
 #include "latent/data/batcher.hpp"
 #include "latent/data/dataset.hpp"
 #include "latent/data/split.hpp"
+#include "latent/models/detail/chunks.hpp"
 #include "latent/optim/clip.hpp"
 #include "latent/optim/optimizer.hpp"
 #include "latent/train/callbacks.hpp"
@@ -43,7 +44,7 @@ struct FitOptions {
   int epochs = 10;                         ///< the last epoch (a resumed run continues up to it)
   Index batch_size = 128;                  ///< examples per step
   LastBatch last_batch = LastBatch::keep;  ///< the last, partial batch of an epoch
-  Index eval_batch_size = 1000;            ///< examples per batch of the evaluation (no gradients)
+  Index eval_batch_size = 1000;            ///< examples per evaluation batch (no gradients); fewer if over 32 MB of tape
   double validation_split = 0;             ///< without validation data: hold out this fraction of the training data
   ValueSchedule lr{};                      ///< the learning rate per step (empty: the optimizer's own, untouched)
   ValueSchedule beta{};                    ///< the KL weight per step (empty: 1)
@@ -103,30 +104,48 @@ class ExampleKeying {
 };
 
 // The losses over `data` under `objective.evaluate`, means per example, with the model in eval
-// mode (restored after). With a communicator, each process evaluates its slice of every batch,
-// noise keyed by example (stream `stream`), and the sums are added across processes.
+// mode (restored after). Batches hold at most `batch_size` examples, and fewer where a batch
+// would take more than `chunk_bytes` of tape (a conv net's example costs ~100 kB of patches and
+// feature maps: 1000 of them would hold hundreds of MB): the first `first_chunk_columns`
+// examples go in a batch of their own, whose tape gives an example's bytes. With a
+// communicator, each process evaluates its slice of every batch, noise keyed by example (stream
+// `stream`), and the sums (and the bytes, so every process cuts the same batches) are added
+// across processes.
 template <class S, class O, class T>
 Metrics evaluate_objective(O& objective, const Dataset<T>& data, Rng& rng, Index batch_size,
                            Communicator* comm = nullptr, std::uint64_t stream = 0) {
   Module<S>& model = objective.model();
   const bool was_training = model.is_training();
   model.eval();
-  Batcher<S> batches(data,
-                     {.batch_size = batch_size, .part = comm ? comm->rank() : 0, .parts = comm ? comm->size() : 1});
-  batches.start_epoch_in_order();
+  const int part = comm ? comm->rank() : 0, parts = comm ? comm->size() : 1;
   Tape<S> tape;
   tape.set_grad_enabled(false);
   double total = 0;
   std::vector<double> sums(objective.term_names().size(), 0.0);
   int count = 0;
-  while (batches.next()) {
+  const auto evaluate = [&](const Batcher<S>& batches) {
     const Index n = batches.features().cols();
-    if (n == 0) continue;  // a short last batch with no examples for this process
+    if (n == 0) return;  // a short batch with no examples for this process
     tape.clear();
     const ExampleKeying keyed(comm ? &rng : nullptr, stream, batches.batch_start() + batches.part_offset(), n);
     const LossTerms<S> l = objective.evaluate(tape, Batch<S>{batches.features(), batches.labels()}, rng);
     count = l.count;
     add_terms(numbers_of(l), double(n), total, sums);
+  };
+  const Index first = std::min({batch_size, data.size(), first_chunk_columns});
+  Batcher<S> head(data, {.batch_size = first, .part = part, .parts = parts});
+  head.start_epoch_in_order();
+  head.next();
+  evaluate(head);
+  std::array<double, 2> measured{double(head.features().cols() > 0 ? tape.arena_used() : 0),
+                                 double(head.features().cols())};  // [tape bytes, examples]
+  if (parts > 1) comm->sum(measured);
+  const double per_example = std::max(1.0, measured[0] / std::max(1.0, measured[1]));
+  const Index rest = std::clamp(Index(double(chunk_bytes) / per_example), first, batch_size);
+  if (data.size() > first) {
+    Batcher<S> batches(data, {.batch_size = rest, .part = part, .parts = parts, .skip = first});
+    batches.start_epoch_in_order();
+    while (batches.next()) evaluate(batches);
   }
   model.train(was_training);
   if (comm != nullptr && comm->size() > 1) {
