@@ -114,7 +114,8 @@ TEST_CASE("Bernoulli targets outside [0, 1] are refused with the value, its plac
       "gaussian)";
   CHECK(error_of([&] { vae.elbo(t, t.constant(x), rng); }) == "elbo" + message);
   CHECK(error_of([&] { vae.elbo(t, t.constant(x), rng, {.samples = 3}); }) == "elbo" + message);
-  CHECK(error_of([&] { vae.log_likelihood(x, 4, rng); }) == "log_weights" + message);
+  CHECK(error_of([&] { vae.log_likelihood(x, 4, rng); }) == "log_likelihood" + message);
+  CHECK(error_of([&] { vae.log_likelihood(x, 4, rng, {}, 4); }) == "log_likelihood" + message);
   CHECK(error_of([&] { ae.loss(t, t.constant(x), rng); }) == "loss" + message);
   CHECK(error_of([&] { losses::bce_with_logits(t.constant(x), t.constant(x)); }) ==
         "losses::bce_with_logits" + message);

@@ -263,3 +263,58 @@ TEST_CASE("a Vae composed from user-written modules lists their parameters, pass
       (GaussianEncoder<double>(ResidualTanh<double>(F, rng), {.input = F, .hidden = {4}, .latent = D}, rng)),
       Contains("hidden widths given beside a trunk of your own"));
 }
+
+namespace {
+// A decoder stage that passes its input on, notes how many columns (decoded samples) it saw and
+// holds `rows` extra rows of tape per column, as a conv decoder's patches do.
+struct Spy : Module<double> {
+  std::vector<Index>* seen = nullptr;
+  Index rows = 0;
+  Var<double> forward(Tape<double>& tape, Var<double> x) const override {
+    seen->push_back(x.cols());
+    if (rows > 0) tape.record("scratch", rows, x.cols());
+    return x;
+  }
+};
+}  // namespace
+
+TEST_CASE("log_likelihood without max_columns passes at most 32 MB of tape, every sample once", "[models]") {
+  Rng rng(12);
+  std::vector<Index> seen;
+  const auto vae_with = [&](Index rows) {
+    Rng init(13);
+    Sequential<double> network;
+    network.emplace<Linear<double>>(2, 6, init);
+    Spy& spy = network.emplace<Spy>();
+    spy.seen = &seen;
+    spy.rows = rows;
+    return Vae<double>(GaussianEncoder<double>::mlp({.input = 6, .latent = 2}, init), Decoder<double>(std::move(network), {}), 6);
+  };
+  Md x(6, 5);
+  rng.fill_uniform(x);
+  const Index k = 300;
+  // 50000 rows = 400 kB per sample in double: 83 samples per 32 MB pass.
+  const Vae<double> heavy = vae_with(50000);
+  Rng a(1);
+  const Eigen::VectorXd auto_passes = heavy.log_likelihood(x, k, a);
+  REQUIRE(seen.size() > 2);
+  CHECK(seen[0] == 64);  // the measuring pass
+  Index total = 0;
+  for (const Index n : seen) {
+    CHECK(n * 50000 * 8 <= (Index(32) << 20) + 64 * 50000 * 8);
+    total += n;
+  }
+  CHECK(total == k * x.cols());  // every sample of every example decoded once
+  CHECK(seen[1] == 83);
+  CHECK(auto_passes.allFinite());
+  // The split depends only on the model and k: the same seed gives the same bits.
+  Rng again(1);
+  CHECK(heavy.log_likelihood(x, k, again) == auto_passes);
+  // A light model keeps 4096-sample passes after the first: 64 + 236, then the other 4 examples
+  // in one pass (13 fit).
+  seen.clear();
+  const Vae<double> light = vae_with(0);
+  Rng c(1);
+  (void)light.log_likelihood(x, k, c);
+  CHECK(seen == std::vector<Index>{64, 236, 4 * 300});
+}

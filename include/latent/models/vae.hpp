@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <utility>
@@ -261,33 +262,50 @@ class Vae : public Module<S> {
   /// The importance-weighted bound on log p(x) with k samples, per example (n values, nats):
   /// `log (1/k) sum_l p(x, z_l) / q(z_l | x)`, z_l ~ q(z | x). Computed in passes of at most
   /// `max_columns` decoded samples and combined with a stable log-mean-exp, so k = 5000 fits in
-  /// memory. Lower bound of log p(x), tighter as k grows; k = 1 is an ELBO sample. Throws
-  /// `ShapeError` for an x without columns (the mean of no values is no bound).
+  /// memory. Without `max_columns`, a first pass of 64 samples of the first example measures a
+  /// sample's tape bytes, and the other passes take as many samples as fit in 32 MB (at most
+  /// 4096): a conv VAE's sample costs ~0.5 MB. Lower bound of log p(x), tighter as k grows; k = 1
+  /// is an ELBO sample. Throws `ShapeError` for an x without columns (the mean of no values is no
+  /// bound).
   Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
-                           Index max_columns = Index(1) << 12) const {
+                           std::optional<Index> max_columns = std::nullopt) const {
     require_size("log_likelihood", "k", k);
-    require_size("log_likelihood", "max_columns", max_columns);
+    if (max_columns) require_size("log_likelihood", "max_columns", *max_columns);
     check_matrix("log_likelihood", "x", x, input_, "features", labels);
     require_batch("log_likelihood", "x", x.rows(), x.cols(), input_);
-    const Index per_pass = std::min(k, max_columns), examples = std::max<Index>(1, max_columns / per_pass);
+    // Checked whole, so an error names the place in the caller's x, not in a pass.
+    if (decoder_.likelihood() == Likelihood::bernoulli) require_unit_interval("log_likelihood", x);
     Vector<S> out(x.cols());
-    Matrix<double> lw(k, examples);
+    Matrix<double> lw;
     Tape<S> t;
     t.set_grad_enabled(false);
-    for (Index j = 0; j < x.cols(); j += examples) {
-      const Index n = std::min(examples, x.cols() - j);
-      for (Index s = 0; s < k; s += per_pass) {
-        const Index m = std::min(per_pass, k - s);
-        t.clear();
-        lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n))
-                                   .value()
-                                   .template cast<double>();
-      }
+    // Log weights of samples s .. s + m - 1 of examples j .. j + n - 1 into lw, in one pass.
+    const auto pass = [&](Index j, Index n, Index s, Index m) {
+      t.clear();
+      lw.block(s, 0, m, n) =
+          log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n)).value().template cast<double>();
+    };
+    // Samples s0 .. k - 1 of examples j .. j + n - 1 in passes of `per_pass`, then their bounds.
+    const auto bound = [&](Index j, Index n, Index s0, Index per_pass) {
+      for (Index s = s0; s < k; s += per_pass) pass(j, n, s, std::min(per_pass, k - s));
       for (Index c = 0; c < n; ++c) {
         const double top = lw.col(c).maxCoeff();
         out(j + c) = S(top + std::log((lw.col(c).array() - top).exp().sum()) - std::log(double(k)));
       }
+    };
+    Index j = 0;
+    if (!max_columns) {
+      const Index m = std::min(k, detail::first_chunk_columns);
+      lw.resize(k, 1);
+      pass(0, 1, 0, m);
+      const std::size_t per_sample = std::max<std::size_t>(1, t.arena_used() / std::size_t(m));
+      max_columns = std::clamp(Index(detail::chunk_bytes / per_sample), detail::first_chunk_columns, Index(1) << 12);
+      bound(0, 1, m, std::min(k, *max_columns));
+      j = 1;
     }
+    const Index per_pass = std::min(k, *max_columns), examples = std::max<Index>(1, *max_columns / per_pass);
+    lw.resize(k, examples);
+    for (; j < x.cols(); j += examples) bound(j, std::min(examples, x.cols() - j), 0, per_pass);
     return out;
   }
 
