@@ -298,8 +298,7 @@ class Vae : public Module<S> {
       const Index m = std::min(k, detail::first_chunk_columns);
       lw.resize(k, 1);
       pass(0, 1, 0, m);
-      const std::size_t per_sample = std::max<std::size_t>(1, t.arena_used() / std::size_t(m));
-      max_columns = std::clamp(Index(detail::chunk_bytes / per_sample), detail::first_chunk_columns, Index(1) << 12);
+      max_columns = detail::columns_within_budget(t.arena_used(), m, detail::first_chunk_columns, Index(1) << 12);
       bound(0, 1, m, std::min(k, *max_columns));
       j = 1;
     }

@@ -140,8 +140,7 @@ Metrics evaluate_objective(O& objective, const Dataset<T>& data, Rng& rng, Index
   std::array<double, 2> measured{double(head.features().cols() > 0 ? tape.arena_used() : 0),
                                  double(head.features().cols())};  // [tape bytes, examples]
   if (parts > 1) comm->sum(measured);
-  const double per_example = std::max(1.0, measured[0] / std::max(1.0, measured[1]));
-  const Index rest = std::clamp(Index(double(chunk_bytes) / per_example), first, batch_size);
+  const Index rest = columns_within_budget(std::size_t(measured[0]), Index(measured[1]), first, batch_size);
   if (data.size() > first) {
     Batcher<S> batches(data, {.batch_size = rest, .part = part, .parts = parts, .skip = first});
     batches.start_epoch_in_order();

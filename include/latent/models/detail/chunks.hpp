@@ -18,6 +18,14 @@ inline constexpr std::size_t chunk_bytes = std::size_t(32) << 20;
 /// Columns of the first pass, which measures a column's tape bytes, and the bounds of the rest.
 inline constexpr Index first_chunk_columns = 64, max_chunk_columns = 1024;
 
+/// Columns per pass (within `[at_least, at_most]`) that fit in `chunk_bytes`, when `columns`
+/// columns took `bytes` of tape: the rule every evaluation that measures its first pass sizes
+/// the others by.
+inline Index columns_within_budget(std::size_t bytes, Index columns, Index at_least, Index at_most) {
+  const std::size_t per_column = std::max<std::size_t>(1, bytes / std::size_t(std::max<Index>(1, columns)));
+  return std::clamp(Index(chunk_bytes / per_column), at_least, at_most);
+}
+
 /// Calls `f(tape, first, count)` for consecutive column ranges covering `0 .. total - 1`, on one
 /// local tape without gradients, cleared before each range. The first range has
 /// `first_chunk_columns` columns; the others as many (up to `max_chunk_columns`) as fit in
@@ -32,10 +40,7 @@ void on_chunks(Index total, F&& f) {
     const Index n = std::min(columns, total - j);
     tape.clear();
     f(tape, j, n);
-    if (j == 0) {
-      const std::size_t per_column = std::max<std::size_t>(1, tape.arena_used() / std::size_t(n));
-      columns = std::clamp(Index(chunk_bytes / per_column), first_chunk_columns, max_chunk_columns);
-    }
+    if (j == 0) columns = columns_within_budget(tape.arena_used(), n, first_chunk_columns, max_chunk_columns);
     j += n;
   }
 }
