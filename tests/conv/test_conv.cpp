@@ -212,6 +212,43 @@ TEST_CASE("conv_transpose2d is the adjoint of conv2d: <A x, y> = <x, A^T y>", "[
   CHECK(checked >= 50);
 }
 
+TEST_CASE("conv layers run in image chunks over two threads give the direct loops' values and input gradients",
+          "[conv]") {
+  // 3 x 56 x 48 images and a 3 x 3 window: 581 kB of patches per image in double, so every
+  // image is a chunk of its own (kernels/conv.hpp, conv_chunk_bytes), and the batch of 5 is
+  // split over 2 threads. The input gradient of <conv(x), r> is conv_transpose(r) and the other
+  // way round, each against its direct loops.
+  const int threads = latent::num_threads();
+  latent::set_num_threads(2);
+  latent::Rng rng(24);
+  const ImageShape in{3, 56, 48};
+  const ConvOptions o{.kernel = 3, .stride = 1, .padding = 1};
+  const Index out_channels = 4, batch = 5;
+  const ImageShape out = latent::conv2d_output("chunks", in, out_channels, o);
+  REQUIRE(out.height * out.width * in.channels * 9 * Index(sizeof(double)) > Index(latent::detail::conv_chunk_bytes));
+  const Md x = latent_test::random(in.size(), batch, rng), r = latent_test::random(out.size(), batch, rng);
+  const Md w = latent_test::random(out_channels, in.channels * 9, rng), b = latent_test::random(out_channels, 1, rng);
+  {
+    latent::Tape<double> t;
+    const auto xv = t.variable(x);
+    const auto y = latent::conv2d(xv, t.constant(w), t.constant(b), in, o);
+    CHECK((y.value() - conv_reference(x, w, b, in, o)).cwiseAbs().maxCoeff() < 1e-12);
+    t.backward(latent::sum(latent::mul(y, t.constant(r))));
+    CHECK((Md(xv.grad()) - conv_transpose_reference(r, w, Md(), in.channels, out, o)).cwiseAbs().maxCoeff() < 1e-12);
+  }
+  {
+    latent::Tape<double> t;
+    const auto rv = t.variable(r);
+    const auto y = latent::conv_transpose2d(rv, t.constant(w), t.constant(b.topRows(in.channels)), out, o);
+    CHECK((y.value() - conv_transpose_reference(r, w, b.topRows(in.channels), in.channels, out, o))
+              .cwiseAbs()
+              .maxCoeff() < 1e-12);
+    t.backward(latent::sum(latent::mul(y, t.constant(x))));
+    CHECK((Md(rv.grad()) - conv_reference(x, w, Md(), in, o)).cwiseAbs().maxCoeff() < 1e-12);
+  }
+  latent::set_num_threads(threads);
+}
+
 TEST_CASE("bad convolution geometry is a ShapeError naming the layer, the input and the window", "[conv]") {
   latent::Rng rng(24);
   const auto message = [](auto&& f) {

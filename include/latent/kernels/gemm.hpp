@@ -124,6 +124,21 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
   Kernel::run(m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, 1, ldc, S(1), buffers, nullptr);
 }
 
+// Calls `f.template operator()<LhsOrder, RhsOrder>()` with the Eigen storage orders in which
+// the kernel reads op(A) and op(B) (a transposed column-major operand is read row-major).
+template <class S, class F>
+void with_storage_orders(const GemmOperand<S>& a, const GemmOperand<S>& b, F&& f) {
+  constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
+  if (a.transposed && b.transposed)
+    f.template operator()<T, T>();
+  else if (a.transposed)
+    f.template operator()<T, N>();
+  else if (b.transposed)
+    f.template operator()<N, T>();
+  else
+    f.template operator()<N, N>();
+}
+
 template <class S, int LhsOrder, int RhsOrder>
 void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index m, Index n, bool accumulate) {
   const int threads = std::min<int>(num_threads(), int(std::max(m, n) / 32) + 1);
@@ -146,6 +161,28 @@ void gemm_dispatch(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index
     else
       gemm_block<S, LhsOrder, RhsOrder>(a, b, c, m, start, len, 0, n, accumulate, *buffers[std::size_t(t)]);
   });
+}
+
+/// Rows [r0, r0 + m) of C (+)= the same rows of op(A) times op(B), on the calling thread with the
+/// given packing buffers: for callers that split a product over their own threads by blocks of
+/// rows and do more work on each block while it is in cache (a conv layer's image chunks). C is
+/// column-major with op(A)'s row count as its leading dimension. Call `check_gemm_sizes` before
+/// the region: nothing here may throw inside one.
+template <class S>
+void gemm_rows(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index r0, Index m, bool accumulate,
+               PackingBuffers<S>& buffers) {
+  with_storage_orders(a, b, [&]<int LhsOrder, int RhsOrder>() {
+    gemm_block<S, LhsOrder, RhsOrder>(a, b, c, a.op_rows(), r0, m, 0, b.op_cols(), accumulate, buffers);
+  });
+}
+
+/// Throws `ShapeError` if op(A) op(B) cannot go through the product route (a BLAS's `int`
+/// dimensions); what `gemm` checks before it splits a product over threads.
+template <class S>
+void check_gemm_sizes([[maybe_unused]] const GemmOperand<S>& a, [[maybe_unused]] const GemmOperand<S>& b) {
+#if defined(LATENT_USE_BLAS)
+  require_blas_sizes(a.op_rows(), b.op_cols(), a.op_cols(), a.rows, b.rows);
+#endif
 }
 
 /// Partial sums of `gemv`, one column per extra thread; grown on demand, kept.
@@ -291,18 +328,10 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
     outer_product(a.data, b.data, c, m, n, accumulate);
     return;
   }
-#if defined(LATENT_USE_BLAS)
-  require_blas_sizes(m, n, k, a.rows, b.rows);
-#endif
-  constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
-  if (a.transposed && b.transposed)
-    gemm_dispatch<S, T, T>(a, b, c, m, n, accumulate);
-  else if (a.transposed)
-    gemm_dispatch<S, T, N>(a, b, c, m, n, accumulate);
-  else if (b.transposed)
-    gemm_dispatch<S, N, T>(a, b, c, m, n, accumulate);
-  else
-    gemm_dispatch<S, N, N>(a, b, c, m, n, accumulate);
+  check_gemm_sizes(a, b);
+  with_storage_orders(a, b, [&]<int LhsOrder, int RhsOrder>() {
+    gemm_dispatch<S, LhsOrder, RhsOrder>(a, b, c, m, n, accumulate);
+  });
 }
 
 }  // namespace latent::inline v0::detail

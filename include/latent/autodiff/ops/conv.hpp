@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// 2-d convolution and transposed convolution on image batches, `(C H W) x batch` (one image per
-/// column, channel-major then row-major), each one GEMM over the whole batch (kernels/conv.hpp).
+/// column, channel-major then row-major), each a GEMM over the batch run chunk by chunk of images
+/// (kernels/conv.hpp).
 
 #include <string>
 
@@ -118,6 +119,7 @@ void require_conv_operands(const char* where, const ImageShape& in, const ConvOp
 // Backward, with G the adjoint of y and Gy = channels-as-columns(G):
 //   dW += Gy^T X,  dX = Gy W,  dx += col2im(dX),  db += column totals of Gy.
 // Gy reuses the product's buffer and dX the patches': a step holds one patch matrix per conv.
+// X and dX are made and used chunk by chunk of images, while in cache (`for_each_image_chunk`).
 template <class S>
 Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const ImageShape& in, Index out_channels,
             const ConvOptions& o) {
@@ -126,32 +128,46 @@ Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const Ima
   require_conv_operands(where, in, o, false, x, w, out_channels, g.taps(), bias, out_channels);
   Tape<S>& t = x.tape();
   const Index P = g.positions(), B = x.cols(), rows = P * B;
+  const std::size_t patch_bytes = std::size_t(P * g.taps()) * sizeof(S);  // of one image
   const bool has_bias = bias != nullptr;
   const Var<S> b = has_bias ? *bias : Var<S>();
   const Var<S> patches = t.record("conv2d_patches", rows, g.taps());
-  im2col(x.value().data(), g, B, t.value_of(patches).data());
   // The product X W^T, then (in backward) Gy: the forward value is not needed once y is formed.
   const Var<S> by_channel = t.record("conv2d_by_channel", rows, out_channels);
   const bool x_grad = t.needs_grad(x);
   const auto backward = [=](Tape<S>& t, Var<S> y) {
-    const S* gy_data = t.value_of(by_channel).data();
-    from_images(t.adjoint_of(y).data(), P, out_channels, B, t.value_of(by_channel).data());
+    S* gy_data = t.value_of(by_channel).data();
+    const S* g_images = t.adjoint_of(y).data();
+    for_each_image_share(B, P * out_channels,
+                         [&](const ImageRange& r) { from_images(g_images, P, out_channels, r, gy_data); });
     const ConstView<S> gy(gy_data, rows, out_channels), xs(patches.value().data(), rows, g.taps());
-    if (has_bias && t.needs_grad(b)) column_totals(gy_data, rows, out_channels, t.adjoint(b).data(), true);
+    if (has_bias && t.needs_grad(b)) column_totals<S>(gy_data, rows, out_channels, t.adjoint(b).data(), true);
     t.accumulate_product(w, gy.transpose(), xs);
     if (x_grad) {
       // dX overwrites X, which dW was the last to read (a gradient kept as factors copies them).
       S* dxs = t.value_of(patches).data();
-      gemm(gemm_operand(gy), gemm_operand(w.value()), dxs, false);
-      col2im(static_cast<const S*>(dxs), g, B, t.adjoint(x).data(), true);
+      S* dx = t.adjoint(x).data();
+      const auto gy_op = gemm_operand(gy), w_op = gemm_operand(w.value());
+      check_gemm_sizes(gy_op, w_op);
+      for_each_image_chunk<S>(B, patch_bytes, [&](const ImageRange& r, PackingBuffers<S>& buffers) {
+        gemm_rows(gy_op, w_op, dxs, r.first * P, r.count * P, false, buffers);
+        col2im<S>(dxs, g, r, dx, true);
+      });
     }
   };
   const Var<S> y = has_bias ? t.record("conv2d", out.size(), B, {x, w, b}, backward)
                             : t.record("conv2d", out.size(), B, {x, w}, backward);
+  S* xs = t.value_of(patches).data();
   S* product = t.value_of(by_channel).data();
-  gemm(gemm_operand(patches.value()), gemm_operand(w.value().transpose()), product, false);
-  to_images(product, P, out_channels, B, has_bias ? b.value().data() : static_cast<const S*>(nullptr),
-            t.value_of(y).data(), false);
+  S* yv = t.value_of(y).data();
+  const S* shift = has_bias ? b.value().data() : nullptr;
+  const GemmOperand<S> xs_op{xs, rows, g.taps(), false}, wt_op = gemm_operand(w.value().transpose());
+  check_gemm_sizes(xs_op, wt_op);
+  for_each_image_chunk<S>(B, patch_bytes, [&](const ImageRange& r, PackingBuffers<S>& buffers) {
+    im2col(x.value().data(), g, r, xs);
+    gemm_rows(xs_op, wt_op, product, r.first * P, r.count * P, false, buffers);
+    to_images<S>(product, P, out_channels, r, shift, yv, false);
+  });
   t.finish(y);
   return y;
 }
@@ -160,7 +176,7 @@ Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const Ima
 // input one: Xc = channels-as-columns(x) (P B x Cin, P = H W), D = Xc W (P B x K), y = col2im(D) + b.
 // Backward, with G the adjoint of y and E = im2col(G) (P B x K):
 //   dW += Xc^T E,  dXc = E W^T,  dx += images(dXc),  db += channel totals of G.
-// E reuses D's buffer and dXc Xc's.
+// E reuses D's buffer and dXc Xc's. D is made and used chunk by chunk of images, while in cache.
 template <class S>
 Var<S> conv_transpose(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const ImageShape& in,
                       Index out_channels, const ConvOptions& o) {
@@ -169,34 +185,45 @@ Var<S> conv_transpose(const char* where, Var<S> x, Var<S> w, const Var<S>* bias,
   require_conv_operands(where, in, o, true, x, w, in.channels, g.taps(), bias, out_channels);
   Tape<S>& t = x.tape();
   const Index P = g.positions(), B = x.cols(), rows = P * B, C = in.channels;
+  const std::size_t patch_bytes = std::size_t(P * g.taps()) * sizeof(S);  // of one image
   const bool has_bias = bias != nullptr;
   const Var<S> b = has_bias ? *bias : Var<S>();
   const Var<S> by_channel = t.record("conv_transpose2d_by_channel", rows, C);
-  from_images(x.value().data(), P, C, B, t.value_of(by_channel).data());
   // D, then (in backward) E = im2col(G): the forward value is not needed once y is formed.
   const Var<S> patches = t.record("conv_transpose2d_patches", rows, g.taps());
   const bool x_grad = t.needs_grad(x);
   const auto backward = [=](Tape<S>& t, Var<S> y) {
-    const auto gy = t.adjoint_of(y);
+    const S* gy = t.adjoint_of(y).data();
     S* e = t.value_of(patches).data();
-    im2col(gy.data(), g, B, e);
+    for_each_image_share(B, P * g.taps(), [&](const ImageRange& r) { im2col(gy, g, r, e); });
     if (has_bias && t.needs_grad(b))
-      channel_totals(gy.data(), g.height * g.width, out_channels, B, t.adjoint(b).data(), true);
+      channel_totals(gy, g.height * g.width, out_channels, B, t.adjoint(b).data(), true);
     const ConstView<S> es(e, rows, g.taps()), xc(by_channel.value().data(), rows, C);
     t.accumulate_product(w, xc.transpose(), es);
     if (x_grad) {
       S* dxc = t.value_of(by_channel).data();  // dXc overwrites Xc, which dW was the last to read
-      gemm(gemm_operand(es), gemm_operand(w.value().transpose()), dxc, false);
-      to_images(static_cast<const S*>(dxc), P, C, B, static_cast<const S*>(nullptr), t.adjoint(x).data(), true);
+      S* dx = t.adjoint(x).data();
+      const auto es_op = gemm_operand(es), wt_op = gemm_operand(w.value().transpose());
+      check_gemm_sizes(es_op, wt_op);
+      for_each_image_chunk<S>(B, patch_bytes, [&](const ImageRange& r, PackingBuffers<S>& buffers) {
+        gemm_rows(es_op, wt_op, dxc, r.first * P, r.count * P, false, buffers);
+        to_images<S>(dxc, P, C, r, nullptr, dx, true);
+      });
     }
   };
   const Var<S> y = has_bias ? t.record("conv_transpose2d", out.size(), B, {x, w, b}, backward)
                             : t.record("conv_transpose2d", out.size(), B, {x, w}, backward);
+  S* xc = t.value_of(by_channel).data();
   S* d = t.value_of(patches).data();
-  gemm(gemm_operand(by_channel.value()), gemm_operand(w.value()), d, false);
   S* yv = t.value_of(y).data();
-  col2im(static_cast<const S*>(d), g, B, yv, false);
-  if (has_bias) add_channel_bias(yv, g.height * g.width, out_channels, B, b.value().data());
+  const GemmOperand<S> xc_op{xc, rows, C, false}, w_op = gemm_operand(w.value());
+  check_gemm_sizes(xc_op, w_op);
+  for_each_image_chunk<S>(B, patch_bytes, [&](const ImageRange& r, PackingBuffers<S>& buffers) {
+    from_images(x.value().data(), P, C, r, xc);
+    gemm_rows(xc_op, w_op, d, r.first * P, r.count * P, false, buffers);
+    col2im<S>(d, g, r, yv, false);
+    if (has_bias) add_channel_bias(yv, g.height * g.width, out_channels, r, b.value().data());
+  });
   t.finish(y);
   return y;
 }
