@@ -9,16 +9,30 @@
 #include <new>
 #include <vector>
 
+#if __has_include(<sys/mman.h>)
+#include <sys/mman.h>
+#define LATENT_ARENA_MAPS_PAGES 1
+#endif
+
 namespace latent::inline v0 {
 
 /// A bump allocator handing out 64-byte aligned blocks (one cache line, one AVX-512 register).
 /// `rewind()` forgets every allocation but keeps the memory; if the last pass needed more than
 /// one block, it replaces them with one block of their total size, so the next identical pass
 /// runs in a single block without touching the heap.
+///
+/// Blocks above `map_bytes` are mapped from the operating system (POSIX `mmap`) rather than
+/// taken from the heap, so a dropped tape gives its memory back. glibc serves blocks under its
+/// mmap threshold (which rises as large blocks are freed, up to 32 MB) from its heap and rarely
+/// returns that heap: the 10-epoch conv VAE run, which makes and drops a ~100 MB evaluation tape
+/// every epoch, peaked at 523 MB of resident memory for a 293 MB heap peak.
 class Arena {
  public:
   /// Alignment of every pointer `allocate` returns, in bytes.
   static constexpr std::size_t alignment = 64;
+  /// Blocks larger than this are mapped pages (where the platform has `mmap`); the first block
+  /// (1 MB) stays on the heap, so the small tape of a batch-1 call maps nothing.
+  static constexpr std::size_t map_bytes = std::size_t(1) << 20;
 
   Arena() = default;
   Arena(const Arena&) = delete;
@@ -78,13 +92,31 @@ class Arena {
   struct Block {
     std::byte* data;
     std::size_t size;
+    bool mapped;
   };
   static constexpr std::size_t round_up(std::size_t n) { return (n + alignment - 1) / alignment * alignment; }
   void add_block(std::size_t size) {
-    blocks_.push_back({static_cast<std::byte*>(::operator new (size, std::align_val_t{alignment})), size});
+    blocks_.reserve(blocks_.size() + 1);  // so push_back cannot throw and leak the block
+#ifdef LATENT_ARENA_MAPS_PAGES
+    if (size > map_bytes) {
+      void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      blocks_.push_back({static_cast<std::byte*>(p), size, true});  // page-aligned
+      return;
+    }
+#endif
+    blocks_.push_back({static_cast<std::byte*>(::operator new (size, std::align_val_t{alignment})), size, false});
   }
   void release() {
-    for (const Block& b : blocks_) ::operator delete (b.data, std::align_val_t{alignment});
+    for (const Block& b : blocks_) {
+#ifdef LATENT_ARENA_MAPS_PAGES
+      if (b.mapped) {
+        ::munmap(b.data, b.size);
+        continue;
+      }
+#endif
+      ::operator delete (b.data, std::align_val_t{alignment});
+    }
     blocks_.clear();
   }
 
