@@ -84,27 +84,34 @@ TEST_CASE("gemm matches Eigen's product on every route, float and double, 1 and 
   }
 }
 
-TEST_CASE("the BLAS route is declined where the BLAS would run a generic kernel on an AVX2 CPU", "[kernels][gemm]") {
+TEST_CASE("the BLAS route is declined where the BLAS would run a generic or narrower kernel", "[kernels][gemm]") {
   using latent::detail::blas_kernel_fits;
-  CHECK_FALSE(blas_kernel_fits("Prescott", true));  // Debian's OpenBLAS 0.3.21 on Xeon family 6 model 207
-  CHECK_FALSE(blas_kernel_fits("Nehalem", true));
-  CHECK_FALSE(blas_kernel_fits("Sandybridge", true));  // AVX without FMA: half the width of Eigen's kernel
-  CHECK_FALSE(blas_kernel_fits("", true));             // a BLAS that cannot name its kernel
-  CHECK(blas_kernel_fits("SkylakeX", true));
-  CHECK(blas_kernel_fits("Haswell", true));
-  CHECK(blas_kernel_fits("ZEN", true));
-  CHECK(blas_kernel_fits("Prescott", false));  // on an SSE-only CPU it is the best there is
+  // (kernel, CPU's vector bits, Eigen's as compiled)
+  CHECK_FALSE(blas_kernel_fits("Prescott", 512, 512));  // Debian's OpenBLAS 0.3.21 on Xeon family 6 model 207
+  CHECK_FALSE(blas_kernel_fits("Prescott", 256, 128));  // generic on an AVX2 CPU even beside an SSE-only Eigen
+  CHECK_FALSE(blas_kernel_fits("Nehalem", 256, 256));
+  CHECK_FALSE(blas_kernel_fits("Sandybridge", 256, 256));  // AVX without FMA: half the width of Eigen's kernel
+  CHECK_FALSE(blas_kernel_fits("", 256, 256));             // a BLAS that cannot name its kernel
+  CHECK_FALSE(blas_kernel_fits("Haswell", 512, 512));      // OPENBLAS_CORETYPE=Haswell on an AVX-512 AMD EPYC
+  CHECK(blas_kernel_fits("Haswell", 512, 128));            // ... where Eigen was built without -march
+  CHECK(blas_kernel_fits("Haswell", 256, 256));
+  CHECK(blas_kernel_fits("ZEN", 256, 256));
+  CHECK(blas_kernel_fits("SkylakeX", 512, 512));
+  CHECK(blas_kernel_fits("Cooperlake", 512, 512));
+  CHECK(blas_kernel_fits("Prescott", 128, 128));  // on an SSE-only CPU it is the best there is
   const std::string backend = latent::gemm_backend();
   INFO("products on " << backend);
 #if defined(LATENT_USE_BLAS)
   // This machine: whatever OpenBLAS chose, a generic kernel on an AVX2 CPU is never the route.
-  const bool generic = !blas_kernel_fits(latent::detail::blas_core(), true);
-  if (latent::detail::cpu_has_avx2() && generic) {
-    CHECK_FALSE(latent::detail::blas_route());
-    CHECK(backend.rfind("Eigen (OpenBLAS declined", 0) == 0);
-  } else {
+  const int cpu = latent::detail::cpu_vector_bits();
+  const int kernel = latent::detail::blas_kernel_bits(latent::detail::blas_core());
+  if (cpu >= 256 && kernel == 0) CHECK_FALSE(latent::detail::blas_route());
+  if (blas_kernel_fits(latent::detail::blas_core(), cpu, latent::detail::eigen_vector_bits())) {
     CHECK(latent::detail::blas_route());
     CHECK(backend.rfind("OpenBLAS (", 0) == 0);
+  } else {
+    CHECK_FALSE(latent::detail::blas_route());
+    CHECK(backend.rfind("Eigen (OpenBLAS declined", 0) == 0);
   }
 #else
   CHECK(backend == "Eigen");

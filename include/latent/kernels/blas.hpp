@@ -13,9 +13,10 @@
 ///
 /// Why it can be declined: a BLAS that does not know the CPU falls back to a generic kernel.
 /// Debian's OpenBLAS 0.3.21 takes its SSE3 "Prescott" kernel on Intel Xeons of family 6 model 207
-/// (AVX-512, AMX), several times slower than Eigen's AVX-512 kernel. So the route is taken only when the
-/// BLAS's kernel is as wide as the CPU it runs on (`blas_kernel_fits`); otherwise products stay on
-/// Eigen's kernel. The choice depends only on the machine and the build, so results stay
+/// (AVX-512, AMX), several times slower than Eigen's AVX-512 kernel; a machine's environment can
+/// force a narrower kernel (`OPENBLAS_CORETYPE=Haswell` on an AVX-512 AMD EPYC). So the route is
+/// taken only when the BLAS's kernel is as wide as the CPU and as Eigen's kernel compiled here
+/// (`blas_kernel_fits`); otherwise products stay on Eigen's kernel. The choice depends only on the machine and the build, so results stay
 /// bit-reproducible; `latent::gemm_backend()` says which route was taken.
 
 #include <algorithm>
@@ -35,26 +36,51 @@
 namespace latent::inline v0 {
 namespace detail {
 
-/// Whether this CPU runs AVX2 (and FMA): what every x86 BLAS kernel worth taking uses.
-inline bool cpu_has_avx2() {
+/// Vector width, in bits, of this CPU's multiply-adds: 512 with AVX-512F, 256 with AVX2 and
+/// FMA (what every x86 BLAS kernel worth taking uses), otherwise 128.
+inline int cpu_vector_bits() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (__builtin_cpu_supports("avx512f")) return 512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 256;
+#endif
+  return 128;
+}
+
+/// Vector width, in bits, of Eigen's kernel as this translation unit compiles it (`-march`).
+inline constexpr int eigen_vector_bits() {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  return 512;
+#elif defined(EIGEN_VECTORIZE_AVX2) && defined(EIGEN_VECTORIZE_FMA)
+  return 256;
 #else
-  return false;
+  return 128;
 #endif
 }
 
-/// Whether a BLAS whose kernel is named `core` (OpenBLAS's `openblas_get_corename()`) is worth
-/// taking on a CPU that has AVX2 (`cpu_avx2`) or not: on an AVX2 CPU, only OpenBLAS's AVX2 and
-/// AVX-512 kernels (Haswell, Zen, SkylakeX, Cooperlake, SapphireRapids), never a generic one
-/// (Prescott, Core2, Nehalem, Sandybridge, ...), which run far slower than Eigen's.
-inline bool blas_kernel_fits(std::string_view core, bool cpu_avx2) {
-  if (!cpu_avx2) return true;
+/// Vector width of an OpenBLAS kernel named `core` (`openblas_get_corename()`, any case): 512
+/// for SkylakeX, Cooperlake and SapphireRapids, 256 for Haswell and Zen, 0 for a generic or
+/// unknown one (Prescott, Core2, Nehalem, Sandybridge, "").
+inline int blas_kernel_bits(std::string_view core) {
   std::string name(core);
   for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-  for (std::string_view wide : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
-    if (name == wide) return true;
-  return false;
+  for (std::string_view k : {"skylakex", "cooperlake", "sapphirerapids"})
+    if (name == k) return 512;
+  for (std::string_view k : {"haswell", "zen"})
+    if (name == k) return 256;
+  return 0;
+}
+
+/// Whether a BLAS whose kernel is named `core` is worth taking on a CPU whose vectors are
+/// `cpu_bits` wide, beside Eigen's kernel compiled `eigen_bits` wide: on a CPU without AVX2
+/// always; otherwise only a kernel with AVX2 or better (never a generic one: Debian's OpenBLAS
+/// 0.3.21 runs Prescott on the Intel Xeon of family 6 model 207, 3x slower than Eigen's kernel)
+/// and at least as wide as the one Eigen's runs at there (a Haswell kernel, forced by
+/// `OPENBLAS_CORETYPE=Haswell`, ran the VAE's products at 89-97 GFLOP/s on an AVX-512 AMD EPYC
+/// where Eigen's AVX-512 kernel ran 118-121).
+inline bool blas_kernel_fits(std::string_view core, int cpu_bits, int eigen_bits) {
+  if (cpu_bits < 256) return true;
+  const int kernel = blas_kernel_bits(core);
+  return kernel >= 256 && kernel >= std::min(cpu_bits, eigen_bits);
 }
 
 #if defined(LATENT_USE_BLAS)
@@ -69,7 +95,7 @@ inline std::string blas_core() {
 
 /// Whether products go to the BLAS: decided once per process, from the CPU and the BLAS's kernel.
 inline bool blas_route() {
-  static const bool take = blas_kernel_fits(blas_core(), cpu_has_avx2());
+  static const bool take = blas_kernel_fits(blas_core(), cpu_vector_bits(), eigen_vector_bits());
   return take;
 }
 #endif
@@ -78,12 +104,17 @@ inline bool blas_route() {
 
 /// Which kernel latent's large matrix products run on, for the first line of a log:
 /// "OpenBLAS (SkylakeX kernel)", "Eigen (OpenBLAS declined: its Prescott kernel is generic on
-/// this AVX2 CPU)" or "Eigen".
+/// this AVX2 CPU)", "Eigen (OpenBLAS declined: its Haswell kernel is 256-bit, Eigen's 512-bit
+/// on this CPU)" or "Eigen".
 inline std::string gemm_backend() {
 #if defined(LATENT_USE_BLAS)
   const std::string core = detail::blas_core();
   if (detail::blas_route()) return "OpenBLAS (" + (core.empty() ? std::string("unknown") : core) + " kernel)";
-  return "Eigen (OpenBLAS declined: its " + core + " kernel is generic on this AVX2 CPU)";
+  const int kernel = detail::blas_kernel_bits(core);
+  const int eigen = std::min(detail::cpu_vector_bits(), detail::eigen_vector_bits());
+  if (kernel == 0) return "Eigen (OpenBLAS declined: its " + core + " kernel is generic on this AVX2 CPU)";
+  return "Eigen (OpenBLAS declined: its " + core + " kernel is " + std::to_string(kernel) + "-bit, Eigen's " +
+         std::to_string(eigen) + "-bit on this CPU)";
 #else
   return "Eigen";
 #endif
