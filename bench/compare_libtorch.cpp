@@ -36,6 +36,7 @@
 #include <iomanip>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -57,6 +58,11 @@ std::vector<Stats> measure(int repeats, const std::vector<std::function<void()>>
   std::vector<std::vector<double>> times(sides.size());
   for (int r = 0; r < repeats; ++r) {
     for (std::size_t i = 0; i < sides.size(); ++i) {
+      // Each side starts with the other's threads parked: LibTorch's OpenMP workers spin for
+      // milliseconds after its last region (libgomp's default), and a spinning thread took a
+      // core from latent's batch-1 turn (50 steps, ~10 ms): 282-373 us per step beside it,
+      // 180 us with OMP_WAIT_POLICY=passive (AMD EPYC, 2026-12-01).
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
       const auto t0 = Clock::now();
       sides[i]();
       times[i].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
