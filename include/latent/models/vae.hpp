@@ -4,9 +4,9 @@
 /// `GaussianEncoder`, p(x | z) from a `Decoder`, prior p(z) = N(0, I), trained by maximising
 /// the ELBO estimated by Monte Carlo with the reparameterization trick.
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <algorithm>
 #include <optional>
 #include <span>
 #include <utility>
@@ -259,14 +259,18 @@ class Vae : public Module<S> {
     return decode(z, class_labels(label, steps));
   }
 
+  /// Most decoded samples one `log_likelihood` pass takes when it sizes its passes itself: k
+  /// reaches thousands and an MLP VAE's sample costs a few kB, so more than `on_chunks`'s 1024.
+  static constexpr Index max_samples_per_pass = 4096;
+
   /// The importance-weighted bound on log p(x) with k samples, per example (n values, nats):
   /// `log (1/k) sum_l p(x, z_l) / q(z_l | x)`, z_l ~ q(z | x). Computed in passes of at most
   /// `max_columns` decoded samples and combined with a stable log-mean-exp, so k = 5000 fits in
   /// memory. Without `max_columns`, a first pass of 64 samples of the first example measures a
   /// sample's tape bytes, and the other passes take as many samples as fit in 32 MB (at most
-  /// 4096): a conv VAE's decoded sample costs ~0.24 MB. Lower bound of log p(x), tighter as k grows; k = 1
-  /// is an ELBO sample. Throws `ShapeError` for an x without columns (the mean of no values is no
-  /// bound).
+  /// `max_samples_per_pass`): a conv VAE's decoded sample costs ~0.24 MB. Lower bound of log p(x),
+  /// tighter as k grows; k = 1 is an ELBO sample. Throws `ShapeError` for an x without columns
+  /// (the mean of no values is no bound).
   Vector<S> log_likelihood(const Matrix<S>& x, Index k, Rng& rng, const Matrix<S>& labels = {},
                            std::optional<Index> max_columns = std::nullopt) const {
     require_size("log_likelihood", "k", k);
@@ -282,8 +286,9 @@ class Vae : public Module<S> {
     // Log weights of samples s .. s + m - 1 of examples j .. j + n - 1 into lw, in one pass.
     const auto pass = [&](Index j, Index n, Index s, Index m) {
       t.clear();
-      lw.block(s, 0, m, n) =
-          log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n)).value().template cast<double>();
+      lw.block(s, 0, m, n) = log_weights(t, t.constant(x.middleCols(j, n)), rng, m, chunk(t, labels, j, n))
+                                 .value()
+                                 .template cast<double>();
     };
     // Samples s0 .. k - 1 of examples j .. j + n - 1 in passes of `per_pass`, then their bounds.
     const auto bound = [&](Index j, Index n, Index s0, Index per_pass) {
@@ -298,7 +303,7 @@ class Vae : public Module<S> {
       const Index m = std::min(k, detail::first_chunk_columns);
       lw.resize(k, 1);
       pass(0, 1, 0, m);
-      max_columns = detail::columns_within_budget(t.arena_used(), m, detail::first_chunk_columns, Index(1) << 12);
+      max_columns = detail::columns_within_budget(t.arena_used(), m, detail::first_chunk_columns, max_samples_per_pass);
       bound(0, 1, m, std::min(k, *max_columns));
       j = 1;
     }
