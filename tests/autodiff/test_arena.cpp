@@ -30,8 +30,8 @@ TEST_CASE("Arena hands out aligned, disjoint memory from heap and mapped blocks 
   unsigned char* small = arena.allocate_array<unsigned char>(100);
   unsigned char* large = arena.allocate_array<unsigned char>(3 * Arena::map_bytes);
   unsigned char* larger = arena.allocate_array<unsigned char>(5 * Arena::map_bytes);
-  for (const void* p : {static_cast<const void*>(small), static_cast<const void*>(large),
-                        static_cast<const void*>(larger)})
+  for (const void* p :
+       {static_cast<const void*>(small), static_cast<const void*>(large), static_cast<const void*>(larger)})
     CHECK(aligned(p));
   std::memset(small, 1, 100);
   std::memset(large, 2, 3 * Arena::map_bytes);
@@ -60,7 +60,10 @@ TEST_CASE("A dropped Arena gives its large blocks back to the operating system",
   // glibc raises its mmap threshold to the size of a freed large block, after which blocks of
   // up to that size come from its heap and often stay resident after they are freed: the
   // 10-epoch conv VAE run kept 230 MB that way. Free a 16 MB block first to put it there.
-  { std::unique_ptr<char[]> raise(new char[std::size_t(16) << 20]); raise[0] = 1; }
+  {
+    std::unique_ptr<char[]> raise(new char[std::size_t(16) << 20]);
+    raise[0] = 1;
+  }
   const long long before = resident_bytes(), mb = 1 << 20;
   {
     Arena arena;

@@ -16,8 +16,9 @@
 /// (AVX-512, AMX), several times slower than Eigen's AVX-512 kernel; a machine's environment can
 /// force a narrower kernel (`OPENBLAS_CORETYPE=Haswell` on an AVX-512 AMD EPYC). So the route is
 /// taken only when the BLAS's kernel is as wide as the CPU and as Eigen's kernel compiled here
-/// (`blas_kernel_fits`); otherwise products stay on Eigen's kernel. The choice depends only on the machine and the build, so results stay
-/// bit-reproducible; `latent::gemm_backend()` says which route was taken.
+/// (`blas_kernel_fits`); otherwise products stay on Eigen's kernel. The choice depends only on
+/// the machine and the build, so results stay bit-reproducible; `latent::gemm_backend()` says
+/// which route was taken.
 
 #include <algorithm>
 #include <cctype>
