@@ -1,6 +1,6 @@
 // detail::gemm against Eigen's product in double, for every transpose combination and every
 // route inside it (matrix-vector, outer and tiny products, the blocked kernel or the BLAS when
-// LATENT_USE_BLAS is defined), on one and two threads.
+// LATENT_USE_BLAS is defined, oneDNN's for float when LATENT_USE_DNNL is), on one and two threads.
 
 #include <catch2/catch.hpp>
 
@@ -113,7 +113,32 @@ TEST_CASE("the BLAS route is declined where the BLAS would run a generic or narr
     CHECK_FALSE(latent::detail::blas_route());
     CHECK(backend.rfind("Eigen (OpenBLAS declined", 0) == 0);
   }
-#else
+#elif !defined(LATENT_USE_DNNL)
   CHECK(backend == "Eigen");
 #endif
 }
+
+#if defined(LATENT_USE_DNNL)
+TEST_CASE("the oneDNN route takes float products on a CPU with AVX2, and reports its kernel", "[kernels][gemm]") {
+  const std::string backend = latent::gemm_backend();
+  INFO("products on " << backend);
+  if (latent::detail::cpu_vector_bits() < 256) return;  // oneDNN may offer only its reference kernel there
+  const std::string kernel = latent::detail::dnnl_kernel();
+  CHECK_FALSE(kernel.empty());
+  CHECK(kernel.rfind("ref", 0) != 0);
+  CHECK(backend.rfind("oneDNN (" + kernel + " kernel), double on ", 0) == 0);
+
+  // A product the route takes, C += A^T B on a strided slab of C, against Eigen's.
+  latent::Rng rng(3);
+  const M<float> a = stored<float>(96, 300, true, rng), b = stored<float>(300, 70, false, rng);
+  M<float> c = stored<float>(120, 70, false, rng);
+  const M<float> c0 = c;
+  CHECK(latent::detail::dnnl_gemm(true, false, 96, 70, 300, a.data(), a.rows(), b.data(), b.rows(), c.data() + 10,
+                                  c.rows(), true));
+  M<float> want = c0;
+  want.middleRows(10, 96) += a.transpose() * b;
+  CHECK((c - want).cwiseAbs().maxCoeff() <= 1e-4f);
+  CHECK(c.topRows(10) == c0.topRows(10));  // rows outside the slab untouched
+  CHECK(c.bottomRows(14) == c0.bottomRows(14));
+}
+#endif

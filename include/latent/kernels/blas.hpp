@@ -34,8 +34,7 @@
 #include <cblas.h>
 #endif
 
-namespace latent::inline v0 {
-namespace detail {
+namespace latent::inline v0::detail {
 
 /// Vector width, in bits, of this CPU's multiply-adds: 512 with AVX-512F, 256 with AVX2 and
 /// FMA (what every x86 BLAS kernel worth taking uses), otherwise 128.
@@ -101,18 +100,15 @@ inline bool blas_route() {
 }
 #endif
 
-}  // namespace detail
-
-/// Which kernel latent's large matrix products run on, for the first line of a log:
-/// "OpenBLAS (SkylakeX kernel)", "Eigen (OpenBLAS declined: its Prescott kernel is generic on
-/// this AVX2 CPU)", "Eigen (OpenBLAS declined: its Haswell kernel is 256-bit, Eigen's 512-bit
-/// on this CPU)" or "Eigen".
-inline std::string gemm_backend() {
+/// Which kernel the BLAS route leaves products on: "OpenBLAS (SkylakeX kernel)", "Eigen (OpenBLAS
+/// declined: its Prescott kernel is generic on this AVX2 CPU)", "Eigen (OpenBLAS declined: its
+/// Haswell kernel is 256-bit, Eigen's 512-bit on this CPU)" or "Eigen".
+inline std::string blas_backend() {
 #if defined(LATENT_USE_BLAS)
-  const std::string core = detail::blas_core();
-  if (detail::blas_route()) return "OpenBLAS (" + (core.empty() ? std::string("unknown") : core) + " kernel)";
-  const int kernel = detail::blas_kernel_bits(core);
-  const int eigen = std::min(detail::cpu_vector_bits(), detail::eigen_vector_bits());
+  const std::string core = blas_core();
+  if (blas_route()) return "OpenBLAS (" + (core.empty() ? std::string("unknown") : core) + " kernel)";
+  const int kernel = blas_kernel_bits(core);
+  const int eigen = std::min(cpu_vector_bits(), eigen_vector_bits());
   if (kernel == 0) return "Eigen (OpenBLAS declined: its " + core + " kernel is generic on this AVX2 CPU)";
   return "Eigen (OpenBLAS declined: its " + core + " kernel is " + std::to_string(kernel) + "-bit, Eigen's " +
          std::to_string(eigen) + "-bit on this CPU)";
@@ -121,7 +117,7 @@ inline std::string gemm_backend() {
 #endif
 }
 
-}  // namespace latent::inline v0
+}  // namespace latent::inline v0::detail
 
 #if defined(LATENT_USE_BLAS)
 

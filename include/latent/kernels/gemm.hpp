@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -21,6 +23,7 @@
 #include "latent/core/scalar.hpp"
 #include "latent/core/threads.hpp"
 #include "latent/kernels/blas.hpp"
+#include "latent/kernels/dnnl.hpp"
 #include "latent/kernels/map_entries.hpp"
 #include "latent/kernels/packet.hpp"
 
@@ -109,6 +112,12 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
   // op(A)[r0, 0]: row r0 of A, or column r0 of the stored A when transposed.
   const S* a0 = a.transposed ? a.data + r0 * a.rows : a.data + r0;
   const S* b0 = b.transposed ? b.data + c0 : b.data + c0 * b.rows;
+#if defined(LATENT_USE_DNNL)
+  if constexpr (std::is_same_v<S, float>)
+    if (double(m) * double(n) * double(k) >= dnnl_min_volume &&
+        dnnl_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc, accumulate))
+      return;
+#endif
 #if defined(LATENT_USE_BLAS)
   if (double(m) * double(n) * double(k) >= blas_min_volume && blas_route()) {
     blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc, accumulate);
@@ -335,3 +344,20 @@ void gemm(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, bool accumulat
 }
 
 }  // namespace latent::inline v0::detail
+
+namespace latent::inline v0 {
+
+/// Which kernel latent's large matrix products run on, for the first line of a log: the BLAS
+/// route's answer (`detail::blas_backend`), or with the oneDNN route "oneDNN (brg:avx512_core
+/// kernel), double on Eigen", since oneDNN takes the float products only.
+inline std::string gemm_backend() {
+#if defined(LATENT_USE_DNNL)
+  if (const std::string kernel = detail::dnnl_kernel(); !kernel.empty())
+    return "oneDNN (" + kernel + " kernel), double on " + detail::blas_backend();
+  return detail::blas_backend() + " (oneDNN declined: it offers only its reference kernel here)";
+#else
+  return detail::blas_backend();
+#endif
+}
+
+}  // namespace latent::inline v0
