@@ -28,11 +28,36 @@ function(latent_use_blas target)
   target_compile_definitions(${target} PRIVATE LATENT_USE_BLAS=1)
 endfunction()
 
+# oneDNN (Debian's libdnnl-dev) as the optional route of latent's float products (LATENT_USE_DNNL,
+# include/latent/kernels/dnnl.hpp): its brgemm kernels ran the VAEs' products 1.4-1.7x faster than
+# Eigen's on AVX-512 (docs/performance.md). oneDNN's threads are OpenMP's; latent sets their count
+# to 1 around each call, so it links the OpenMP runtime (without compiling with -fopenmp).
+if(LATENT_DNNL)
+  find_path(LATENT_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+  find_library(LATENT_DNNL_LIBRARY dnnl)
+  find_package(OpenMP QUIET)
+  if(LATENT_DNNL_INCLUDE_DIR AND LATENT_DNNL_LIBRARY AND OpenMP_CXX_FOUND)
+    set(LATENT_HAVE_DNNL TRUE)
+    message(STATUS "latent: float products of examples and benchmarks go to oneDNN (${LATENT_DNNL_LIBRARY})")
+  else()
+    message(STATUS "latent: oneDNN not found (apt-get install libdnnl-dev); float products stay on Eigen or OpenBLAS")
+  endif()
+endif()
+
+function(latent_use_dnnl target)
+  target_link_libraries(${target} PRIVATE ${LATENT_DNNL_LIBRARY} ${OpenMP_CXX_LIBRARIES})
+  target_include_directories(${target} PRIVATE ${LATENT_DNNL_INCLUDE_DIR})
+  target_compile_definitions(${target} PRIVATE LATENT_USE_DNNL=1)
+endfunction()
+
 # Examples and benchmarks: speed matters, and the machine they run on is the one they were built on.
 function(latent_fast_target target)
   latent_target_defaults(${target})
   if(LATENT_HAVE_BLAS)
     latent_use_blas(${target})
+  endif()
+  if(LATENT_HAVE_DNNL)
+    latent_use_dnnl(${target})
   endif()
   if(LATENT_NATIVE)
     target_compile_options(${target} PRIVATE -O3 -march=native)
