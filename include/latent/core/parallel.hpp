@@ -33,13 +33,27 @@ inline void run_on_threads(int threads, void (*run)(void* context, int t), void*
     run(context, 0);
 }
 
-/// Calls `f(t)` for every t in [0, `threads`) as `run_on_threads` does.
+/// Runs share t of a region whose function object is `*context`. Kept out of line and out of the
+/// optimizer's view across calls (`noipa`): one-thread regions call it directly and the pool
+/// calls it through a pointer, and if the one-thread call were inlined, the compiler could contract
+/// a multiply and an add into one FMA there and not in the pool's copy (with -march=native and
+/// GCC's default -ffp-contract=fast), and 1 and 2 threads would give different bits.
+template <class Fn>
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noipa))
+#else
+__attribute__((noinline))
+#endif
+void run_share(void* context, int t) {
+  (*static_cast<Fn*>(context))(t);
+}
+
+/// Calls `f(t)` for every t in [0, `threads`) as `run_on_threads` does, through one compiled copy
+/// of `f` whatever the thread count.
 template <class F>
 void on_threads(int threads, F&& f) {
   using Fn = std::remove_reference_t<F>;
-  run_on_threads(
-      threads, [](void* context, int t) { (*static_cast<Fn*>(context))(t); },
-      const_cast<void*>(static_cast<const void*>(&f)));
+  run_on_threads(threads, &run_share<Fn>, const_cast<void*>(static_cast<const void*>(&f)));
 }
 
 /// The columns [first, last) of `cols` that share `t` of `shares` gets: consecutive, disjoint and
