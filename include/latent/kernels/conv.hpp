@@ -15,11 +15,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <type_traits>
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
@@ -58,54 +53,6 @@ struct ImageRange {
   Index batch = 0, first = 0, count = 0;
 };
 
-/// to[i] = from[2 i] for i in [0, n): a stride-2 row of an input image into a row of patches.
-/// In float with AVX-512, 16 entries at a time by two masked loads and one permute; the scalar
-/// loop's 7-entry rows (a 14 x 14 map's stride-2 taps) made im2col 14% of a conv VAE epoch.
-template <class S>
-void copy_every_second(const S* from, S* to, Index n) {
-  Index i = 0;
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<S, float>) {
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (; i < n; i += 16) {
-      const unsigned count = unsigned(std::min<Index>(16, n - i)), inputs = 2 * count - 1;
-      const __m512 low = _mm512_maskz_loadu_ps(__mmask16(inputs >= 16 ? 0xffffu : (1u << inputs) - 1), from + 2 * i);
-      const __m512 high =
-          _mm512_maskz_loadu_ps(__mmask16(inputs > 16 ? (1u << (inputs - 16)) - 1 : 0u), from + 2 * i + 16);
-      _mm512_mask_storeu_ps(to + i, __mmask16((1u << count) - 1), _mm512_permutex2var_ps(low, evens, high));
-    }
-  }
-#endif
-  for (; i < n; ++i) to[i] = from[2 * i];
-}
-
-/// to[2 i] += from[i] for i in [0, n): col2im's stride-2 rows, the adjoint of `copy_every_second`,
-/// 16 entries at a time in float with AVX-512 (one permute spreads them, masked adds place them).
-template <class S>
-void add_every_second(const S* from, S* to, Index n) {
-  Index i = 0;
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<S, float>) {
-    // Lane 2 j of the low output takes from[j], lane 2 j of the high one from[8 + j].
-    const __m512i low_lanes = _mm512_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0);
-    const __m512i high_lanes = _mm512_setr_epi32(8, 0, 9, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15, 0);
-    for (; i < n; i += 16) {
-      const unsigned count = unsigned(std::min<Index>(16, n - i));
-      const __m512 values = _mm512_maskz_loadu_ps(__mmask16((1u << count) - 1), from + i);
-      // The even lanes among the 2 count - 1 entries of `to` written, in its first 16 and the next.
-      const unsigned outputs = 2 * count - 1;
-      const __mmask16 low_mask = __mmask16(0x5555u & (outputs >= 16 ? 0xffffu : (1u << outputs) - 1));
-      const __mmask16 high_mask = __mmask16(0x5555u & (outputs > 16 ? (1u << (outputs - 16)) - 1 : 0u));
-      S* out = to + 2 * i;
-      const __m512 low = _mm512_maskz_loadu_ps(low_mask, out), high = _mm512_maskz_loadu_ps(high_mask, out + 16);
-      _mm512_mask_storeu_ps(out, low_mask, _mm512_add_ps(low, _mm512_permutexvar_ps(low_lanes, values)));
-      _mm512_mask_storeu_ps(out + 16, high_mask, _mm512_add_ps(high, _mm512_permutexvar_ps(high_lanes, values)));
-    }
-  }
-#endif
-  for (; i < n; ++i) to[2 * i] += from[i];
-}
-
 /// Rows [first P, (first + count) P) of X = im2col(x), on the calling thread: the patches of
 /// images `r` of `x` (`(C H W) x batch`) into `cols` (`(P batch) x K`, see the file comment).
 /// The rows and columns of output positions whose input lies in the image are worked out once
@@ -132,8 +79,6 @@ void im2col(const S* x, const ConvGeometry& g, const ImageRange& r, S* cols) {
         S* line = col + b * P + oh * out_width;
         if (stride == 1)
           for (Index ow = lo; ow < hi; ++ow) line[ow] = row[ow];
-        else if (stride == 2)
-          copy_every_second(row + 2 * lo, line + lo, hi - lo);
         else
           for (Index ow = lo; ow < hi; ++ow) line[ow] = row[ow * stride];
       }
@@ -172,8 +117,6 @@ void col2im(const S* cols, const ConvGeometry& g, const ImageRange& r, S* dx, bo
             const S* line = col + b * P + oh * out_width;
             if (stride == 1)
               for (Index ow = lo; ow < hi; ++ow) row[ow] += line[ow];
-            else if (stride == 2)
-              add_every_second(line + lo, row + 2 * lo, hi - lo);
             else
               for (Index ow = lo; ow < hi; ++ow) row[ow * stride] += line[ow];
           }
@@ -240,9 +183,8 @@ void for_each_image_chunk(Index batch, std::size_t bytes_per_image, F&& f) {
 /// that are a pass of their own.
 template <class F>
 void for_each_image_share(Index batch, Index entries_per_image, F&& f) {
-  for_each_column_block(entries_per_image, batch, [&](Index first, Index count) {
-    f(ImageRange{batch, first, count});
-  });
+  for_each_column_block(entries_per_image, batch,
+                        [&](Index first, Index count) { f(ImageRange{batch, first, count}); });
 }
 
 /// db (+)= the sum of every column of `m` (rows x cols), one entry per column: a bias gradient
