@@ -108,12 +108,12 @@ latent_mutant(safetensors_overlap_allowed io/safetensors.hpp io/test_safetensors
 
 # --- convolutions and image layers (issue 19) ------------------------------------------------
 latent_mutant(col2im_assigns kernels/conv.hpp conv/test_conv.cpp
-  [=[for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] += in[ow];]=]
-  [=[for (Index ow = lo; ow < hi; ++ow) row[ow * g.stride] = in[ow];]=])
+  [=[for (Index ow = lo; ow < hi; ++ow) row[ow] += line[ow];]=]
+  [=[for (Index ow = lo; ow < hi; ++ow) row[ow] = line[ow];]=])
 latent_mutant(im2col_ignores_dilation kernels/conv.hpp conv/test_conv.cpp
-  [=[const Index c = k / kk, ki = (k % kk) / g.kernel, kj = k % g.kernel;
-      const Index di = ki * g.dilation - g.padding, dj = kj * g.dilation - g.padding;]=]
-  [=[const Index c = k / kk, ki = (k % kk) / g.kernel, kj = k % g.kernel;
-      const Index di = ki - g.padding, dj = kj - g.padding;]=])
+  [=[for (Index k = 0, c = 0, ki = 0, kj = 0; k < g.taps(); ++k) {
+    const Index di = ki * g.dilation - g.padding, dj = kj * g.dilation - g.padding;]=]
+  [=[for (Index k = 0, c = 0, ki = 0, kj = 0; k < g.taps(); ++k) {
+    const Index di = ki - g.padding, dj = kj - g.padding;]=])
 latent_mutant(layer_norm_backward_drops_projection autodiff/ops/norm.hpp conv/test_image_layers.cpp
   [=[(d.array() - mean_d - h.col(j).array() * mean_dh)]=] [=[(d.array() - mean_d - h.col(j).array() * (0 * mean_dh))]=])
