@@ -50,16 +50,18 @@ inline dnnl_engine_t dnnl_cpu_engine() {
   return engine;
 }
 
-/// Runs `f` with OpenMP's thread count for this thread set to 1, so oneDNN builds and runs its
-/// kernels single-threaded on the calling thread, then restores the caller's count.
-template <class F>
-auto dnnl_single_threaded(F&& f) {
-  const int before = omp_get_max_threads();
-  omp_set_num_threads(1);
-  auto result = f();
-  omp_set_num_threads(before);
-  return result;
-}
+/// While alive, OpenMP's thread count for the calling thread is 1, so oneDNN builds and runs its
+/// kernels single-threaded there; the caller's count comes back when it dies.
+class OneOpenMpThread {
+ public:
+  OneOpenMpThread() : before_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  OneOpenMpThread(const OneOpenMpThread&) = delete;
+  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
+  ~OneOpenMpThread() { omp_set_num_threads(before_); }
+
+ private:
+  int before_;
+};
 
 /// The shape of one product as oneDNN sees it: C (m x n, column-major, leading dimension ldc)
 /// (+)= op(A) op(B), A and B column-major with leading dimensions lda and ldb.
@@ -75,7 +77,8 @@ class DnnlProduct {
   /// Builds the primitive for `shape`; `ready()` is false if oneDNN offers none but its
   /// reference implementation (or fails), and the product then stays on Eigen's kernel.
   explicit DnnlProduct(const DnnlProductShape& shape) : shape_(shape) {
-    dnnl_single_threaded([&] { return build(), 0; });
+    const OneOpenMpThread single;
+    build();
   }
   DnnlProduct(const DnnlProduct&) = delete;
   DnnlProduct& operator=(const DnnlProduct&) = delete;
@@ -92,15 +95,14 @@ class DnnlProduct {
 
   /// Runs the product on `stream`; false if oneDNN refused (C is then untouched).
   bool run(dnnl_stream_t stream, const float* a, const float* b, float* c) const {
-    return dnnl_single_threaded([&] {
-      if (dnnl_memory_set_data_handle(a_, const_cast<float*>(a)) != dnnl_success ||
-          dnnl_memory_set_data_handle(b_, const_cast<float*>(b)) != dnnl_success ||
-          dnnl_memory_set_data_handle(c_, c) != dnnl_success)
-        return false;
-      const dnnl_exec_arg_t args[] = {
-          {DNNL_ARG_SRC, b_}, {DNNL_ARG_WEIGHTS, a_}, {DNNL_ARG_DST, c_}, {DNNL_ARG_SCRATCHPAD, scratch_}};
-      return dnnl_primitive_execute(primitive_, stream, 4, args) == dnnl_success;
-    });
+    const OneOpenMpThread single;
+    if (dnnl_memory_set_data_handle(a_, const_cast<float*>(a)) != dnnl_success ||
+        dnnl_memory_set_data_handle(b_, const_cast<float*>(b)) != dnnl_success ||
+        dnnl_memory_set_data_handle(c_, c) != dnnl_success)
+      return false;
+    const dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, b_}, {DNNL_ARG_WEIGHTS, a_}, {DNNL_ARG_DST, c_}, {DNNL_ARG_SCRATCHPAD, scratch_}};
+    return dnnl_primitive_execute(primitive_, stream, 4, args) == dnnl_success;
   }
 
  private:

@@ -112,25 +112,26 @@ void gemm_block(const GemmOperand<S>& a, const GemmOperand<S>& b, S* c, Index ld
   // op(A)[r0, 0]: row r0 of A, or column r0 of the stored A when transposed.
   const S* a0 = a.transposed ? a.data + r0 * a.rows : a.data + r0;
   const S* b0 = b.transposed ? b.data + c0 : b.data + c0 * b.rows;
+  S* slab = c + r0 + c0 * ldc;
+  [[maybe_unused]] const double volume = double(m) * double(n) * double(k);  // multiply-adds
 #if defined(LATENT_USE_DNNL)
   if constexpr (std::is_same_v<S, float>)
-    if (double(m) * double(n) * double(k) >= dnnl_min_volume &&
-        dnnl_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc, accumulate))
+    if (volume >= dnnl_min_volume &&
+        dnnl_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, slab, ldc, accumulate))
       return;
 #endif
 #if defined(LATENT_USE_BLAS)
-  if (double(m) * double(n) * double(k) >= blas_min_volume && blas_route()) {
-    blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, ldc, accumulate);
+  if (volume >= blas_min_volume && blas_route()) {
+    blas_gemm(a.transposed, b.transposed, m, n, k, a0, a.rows, b0, b.rows, slab, ldc, accumulate);
     return;
   }
 #endif
   // The kernel only adds; the slab is zeroed here, by the thread that computes it.
-  if (!accumulate)
-    Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>(c + r0 + c0 * ldc, m, n, Eigen::OuterStride<>(ldc)).setZero();
+  if (!accumulate) Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>(slab, m, n, Eigen::OuterStride<>(ldc)).setZero();
   using Kernel =
       Eigen::internal::general_matrix_matrix_product<Index, S, LhsOrder, false, S, RhsOrder, false, Eigen::ColMajor, 1>;
   buffers.prepare(m, n, k);
-  Kernel::run(m, n, k, a0, a.rows, b0, b.rows, c + r0 + c0 * ldc, 1, ldc, S(1), buffers, nullptr);
+  Kernel::run(m, n, k, a0, a.rows, b0, b.rows, slab, 1, ldc, S(1), buffers, nullptr);
 }
 
 // Calls `f.template operator()<LhsOrder, RhsOrder>()` with the Eigen storage orders in which
