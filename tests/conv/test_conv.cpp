@@ -249,6 +249,72 @@ TEST_CASE("conv layers run in image chunks over two threads give the direct loop
   latent::set_num_threads(threads);
 }
 
+TEST_CASE("float conv layers with channels in blocks of 16 agree with double ones, on one and two threads",
+          "[conv]") {
+  // The channel counts the oneDNN route takes (kernels/dnnl_conv.hpp): in the native test
+  // binary, built as the examples are, these run on it; elsewhere on the im2col route. Values,
+  // input, weight and bias gradients of <y, r> + |x|^2 against the double im2col route (checked
+  // against direct loops above), batches split over two threads unevenly, and the same bits on
+  // a second run.
+  const int threads = latent::num_threads();
+  latent::Rng rng(25);
+  struct Layer {
+    ImageShape in;
+    Index out_channels, batch;
+    ConvOptions window;
+  };
+  const Layer layers[] = {{{32, 14, 14}, 64, 7, {.kernel = 4, .stride = 2, .padding = 1}},
+                          {{16, 9, 12}, 32, 5, {.kernel = 3, .stride = 1, .padding = 1}},
+                          {{16, 11, 8}, 16, 1, {.kernel = 3, .stride = 2, .padding = 0, .dilation = 2}},
+                          {{32, 7, 7}, 16, 3, {.kernel = 5, .stride = 1, .padding = 2}}};
+  struct Result {
+    Md y, dx, dw, db;
+  };
+  const auto run = [](bool transposed, const Md& x, const Md& w, const Md& b, const Md& r, const ImageShape& in,
+                      const ConvOptions& o, auto scalar) {
+    using S = decltype(scalar);
+    latent::Tape<S> t;
+    const auto xv = t.variable(x.cast<S>()), wv = t.variable(w.cast<S>()), bv = t.variable(b.cast<S>());
+    const auto y = transposed ? latent::conv_transpose2d(xv, wv, bv, in, o) : latent::conv2d(xv, wv, bv, in, o);
+    // x also reaches the loss directly, after y: its adjoint holds that before y's backward adds.
+    t.backward(latent::add(latent::sum(latent::mul(y, t.constant(r.cast<S>()))), latent::sum(latent::mul(xv, xv))));
+    return Result{y.value().template cast<double>(), Md(xv.grad().template cast<double>()),
+                  Md(wv.grad().template cast<double>()), Md(bv.grad().template cast<double>())};
+  };
+  const auto relative = [](const Md& a, const Md& e) { return (a - e).cwiseAbs().maxCoeff() / e.cwiseAbs().maxCoeff(); };
+  for (const Layer& l : layers)
+    for (const bool transposed : {false, true})
+      for (const int n : {1, 2}) {
+        latent::set_num_threads(n);
+        const ImageShape out = transposed ? latent::conv_transpose2d_output("f", l.in, l.out_channels, l.window)
+                                          : latent::conv2d_output("f", l.in, l.out_channels, l.window);
+        INFO(latent::to_string(l.in) << " -> " << latent::to_string(out) << (transposed ? " transposed" : "")
+                                     << ", batch " << l.batch << ", " << n << " threads");
+        const Index taps = l.window.kernel * l.window.kernel;
+        const Md x = latent_test::random(l.in.size(), l.batch, rng), r = latent_test::random(out.size(), l.batch, rng);
+        const Md w = latent_test::random(transposed ? l.in.channels : l.out_channels,
+                                         (transposed ? l.out_channels : l.in.channels) * taps, rng);
+        const Md b = latent_test::random(l.out_channels, 1, rng);
+        const Result exact = run(transposed, x, w, b, r, l.in, l.window, 0.0);
+        const Result single = run(transposed, x, w, b, r, l.in, l.window, 0.0f);
+        CHECK(relative(single.y, exact.y) < 1e-5);
+        CHECK(relative(single.dx, exact.dx) < 1e-5);
+        CHECK(relative(single.dw, exact.dw) < 1e-5);
+        CHECK(relative(single.db, exact.db) < 1e-5);
+        const Result again = run(transposed, x, w, b, r, l.in, l.window, 0.0f);
+        CHECK((again.y.array() == single.y.array()).all());
+        CHECK((again.dx.array() == single.dx.array()).all());
+        CHECK((again.dw.array() == single.dw.array()).all());
+      }
+  latent::set_num_threads(threads);
+#if defined(LATENT_USE_DNNL)
+  // Built with the route, the conv VAE's 32 -> 64 layer takes it (it would stay on the im2col
+  // route silently if oneDNN declined).
+  const latent::detail::ConvGeometry vae_layer{32, 14, 14, 7, 7, 4, 2, 1, 1};
+  CHECK(latent::detail::dnnl_conv_route({vae_layer, 64, 128}, 2));
+#endif
+}
+
 TEST_CASE("bad convolution geometry is a ShapeError naming the layer, the input and the window", "[conv]") {
   latent::Rng rng(24);
   const auto message = [](auto&& f) {

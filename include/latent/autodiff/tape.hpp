@@ -332,6 +332,19 @@ class Tape {
     return a;
   }
 
+  /// For an op that writes the whole adjoint of `v` itself, split over threads its own way: calls
+  /// `write(a, add)` with the adjoint and whether it holds contributions already (if not, `write`
+  /// assigns every entry, so nothing is zero-filled only to be added to). Nothing if `v` needs
+  /// no gradient.
+  template <class Write>
+  void write_whole_adjoint(Var<S> v, Write&& write) {
+    Node& n = node(v);
+    if (!n.needs_grad) return;
+    View<S> a(adjoint_storage(n), n.rows, n.cols);
+    write(a, ready(n));
+    ready(n) = true;
+  }
+
   /// Forgets every node, keeping all memory for the next step. Vars from before are invalid.
   void clear() {
     nodes_.clear();

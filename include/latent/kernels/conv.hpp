@@ -35,6 +35,7 @@ struct ConvGeometry {
   [[nodiscard]] Index taps() const noexcept { return channels * kernel * kernel; }
   /// Entries of one input image, C H W.
   [[nodiscard]] Index image_size() const noexcept { return channels * height * width; }
+  bool operator==(const ConvGeometry&) const = default;
 };
 
 /// The positions o in [0, n_out) whose input o s + offset lies in [0, n_in): [first, last).

@@ -160,35 +160,44 @@ class DnnlProduct {
   std::string kernel_;
 };
 
-/// The products one thread has built, and its stream. A training loop has a few dozen shapes;
-/// past `capacity` the oldest is dropped (one that comes back is built again).
-class DnnlProducts {
+/// The oneDNN stream of the calling thread, or null if oneDNN offers none (a stream is used by one
+/// thread at a time; primitives do not refer to the stream they ran on).
+inline dnnl_stream_t dnnl_thread_stream() {
+  struct Stream {
+    dnnl_stream_t handle = nullptr;
+    Stream() {
+      if (dnnl_cpu_engine() && dnnl_stream_create(&handle, dnnl_cpu_engine(), dnnl_stream_default_flags) != dnnl_success)
+        handle = nullptr;
+    }
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+    ~Stream() {
+      if (handle) dnnl_stream_destroy(handle);
+    }
+  };
+  thread_local const Stream stream;
+  return stream.handle;
+}
+
+/// What one thread has built with oneDNN, one `Built` per `Shape` (`Built` constructible from its
+/// `Shape`, which it returns from `shape()`). A training loop has a few dozen shapes; past
+/// `capacity` the oldest is dropped (one that comes back is built again).
+template <class Shape, class Built>
+class DnnlBuilt {
  public:
   static constexpr std::size_t capacity = 64;
-  DnnlProducts() {
-    if (dnnl_cpu_engine() && dnnl_stream_create(&stream_, dnnl_cpu_engine(), dnnl_stream_default_flags) != dnnl_success)
-      stream_ = nullptr;
-  }
-  DnnlProducts(const DnnlProducts&) = delete;
-  DnnlProducts& operator=(const DnnlProducts&) = delete;
-  ~DnnlProducts() {
-    if (stream_) dnnl_stream_destroy(stream_);  // primitives do not refer to the stream they ran on
-  }
 
-  [[nodiscard]] dnnl_stream_t stream() const { return stream_; }
-
-  /// The product for `shape`, built on first use.
-  const DnnlProduct& operator[](const DnnlProductShape& shape) {
-    for (const auto& p : products_)
+  /// The `Built` for `shape`, built on first use.
+  Built& operator[](const Shape& shape) {
+    for (const auto& p : built_)
       if (p->shape() == shape) return *p;
-    if (products_.size() == capacity) products_.erase(products_.begin());
-    products_.push_back(std::make_unique<DnnlProduct>(shape));
-    return *products_.back();
+    if (built_.size() == capacity) built_.erase(built_.begin());
+    built_.push_back(std::make_unique<Built>(shape));
+    return *built_.back();
   }
 
  private:
-  dnnl_stream_t stream_ = nullptr;
-  std::vector<std::unique_ptr<DnnlProduct>> products_;
+  std::vector<std::unique_ptr<Built>> built_;
 };
 
 /// C (m x n, leading dimension ldc) (+)= op(A) op(B) through oneDNN on the calling thread, A and
@@ -196,10 +205,11 @@ class DnnlProducts {
 /// has no kernel for this shape but its reference one: the caller's kernel computes it then.
 inline bool dnnl_gemm(bool a_transposed, bool b_transposed, Index m, Index n, Index k, const float* a, Index lda,
                       const float* b, Index ldb, float* c, Index ldc, bool accumulate) {
-  thread_local DnnlProducts products;
-  if (!products.stream()) return false;
+  thread_local DnnlBuilt<DnnlProductShape, DnnlProduct> products;
+  const dnnl_stream_t stream = dnnl_thread_stream();
+  if (!stream) return false;
   const DnnlProduct& product = products[{m, n, k, lda, ldb, ldc, a_transposed, b_transposed, accumulate}];
-  return product.ready() && product.run(products.stream(), a, b, c);
+  return product.ready() && product.run(stream, a, b, c);
 }
 
 /// The kernel oneDNN picks for a float product of the VAE's size, or "" if it offers none but

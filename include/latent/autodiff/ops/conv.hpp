@@ -5,9 +5,11 @@
 /// (kernels/conv.hpp).
 
 #include <string>
+#include <type_traits>
 
 #include "latent/autodiff/ops/checks.hpp"
 #include "latent/kernels/conv.hpp"
+#include "latent/kernels/dnnl_conv.hpp"
 
 namespace latent::inline v0 {
 
@@ -115,6 +117,70 @@ void require_conv_operands(const char* where, const ImageShape& in, const ConvOp
                                 shape_str(bias_rows, 1) + " (one per output channel)");
 }
 
+#if defined(LATENT_USE_DNNL)
+// y = conv(x) or, when `transposed`, conv^T(x) (+ b) on oneDNN's kernels (kernels/dnnl_conv.hpp),
+// share by share of the batch, for the convolution g with `conv_out_channels` outputs. The tape
+// keeps x in oneDNN's blocked layout and one weight gradient per share, added in share order.
+inline Var<float> conv_on_dnnl(const char* name, Var<float> x, Var<float> w, const Var<float>* bias,
+                               const DnnlConvShape& conv, bool transposed, int shares) {
+  Tape<float>& t = x.tape();
+  const ConvGeometry& g = conv.geometry;
+  const Index conv_out_channels = conv.out_channels;
+  const Index B = x.cols(), in_size = g.image_size(), out_size = conv_out_channels * g.positions();
+  const Index x_size = transposed ? out_size : in_size, y_size = transposed ? in_size : out_size;
+  const Index y_channels = transposed ? g.channels : conv_out_channels;
+  const Index y_positions = transposed ? g.height * g.width : g.positions();
+  const Index w_size = w.rows() * w.cols();
+  const bool has_bias = bias != nullptr;
+  const Var<float> b = has_bias ? *bias : Var<float>();
+  const Var<float> kept = t.record("conv_blocked_input", x_size, B);
+  const Var<float> dw_shares = t.record("conv_weight_gradient_shares", w_size, shares);
+  const bool x_grad = t.needs_grad(x), w_grad = t.needs_grad(w);
+  const auto backward = [=](Tape<float>& t, Var<float> y) {
+    const float* gy = t.adjoint_of(y).data();
+    const float* kv = kept.value().data();
+    const float* wv = w.value().data();
+    float* dws = t.value_of(dw_shares).data();
+    const auto by_shares = [&](float* dx, bool add) {
+      for_each_dnnl_conv_share(conv, shares, [&](const DnnlConv& kernels, int s, const ImageRange& r) {
+        float* dw = w_grad ? dws + s * w_size : nullptr;
+        float* dxs = dx ? dx + r.first * x_size : nullptr;
+        if (transposed)
+          kernels.transpose_backward(kv + r.first * x_size, gy + r.first * y_size, wv, dw, dxs, add);
+        else
+          kernels.conv_backward(kv + r.first * x_size, gy + r.first * y_size, wv, dw, dxs, add);
+      });
+    };
+    if (x_grad)
+      t.write_whole_adjoint(x, [&](View<float>& dx, bool add) { by_shares(dx.data(), add); });
+    else if (w_grad)
+      by_shares(nullptr, false);
+    if (w_grad) {
+      Eigen::Map<Matrix<float>> by_share(dws, w_size, shares);
+      for (int s = 1; s < shares; ++s) by_share.col(0) += by_share.col(s);
+      t.accumulate(w, ConstView<float>(dws, w.rows(), w.cols()));
+    }
+    if (has_bias && t.needs_grad(b)) channel_totals(gy, y_positions, y_channels, B, t.adjoint(b).data(), true);
+  };
+  const Var<float> y = has_bias ? t.record(name, y_size, B, {x, w, b}, backward)
+                                : t.record(name, y_size, B, {x, w}, backward);
+  const float* xv = x.value().data();
+  const float* wv = w.value().data();
+  const float* shift = has_bias ? b.value().data() : nullptr;
+  float* kv = t.value_of(kept).data();
+  float* yv = t.value_of(y).data();
+  for_each_dnnl_conv_share(conv, shares, [&](const DnnlConv& kernels, int, const ImageRange& r) {
+    if (transposed)
+      kernels.transpose_forward(xv + r.first * x_size, wv, kv + r.first * x_size, yv + r.first * y_size);
+    else
+      kernels.conv_forward(xv + r.first * x_size, wv, kv + r.first * x_size, yv + r.first * y_size);
+    if (shift) add_channel_bias(yv, y_positions, y_channels, r, shift);
+  });
+  t.finish(y);
+  return y;
+}
+#endif
+
 // y = conv(x) (+ b): X = im2col(x) (P B x K), Y = X W^T (P B x Cout), y = images(Y) + b.
 // Backward, with G the adjoint of y and Gy = channels-as-columns(G):
 //   dW += Gy^T X,  dX = Gy W,  dx += col2im(dX),  db += column totals of Gy.
@@ -128,6 +194,11 @@ Var<S> conv(const char* where, Var<S> x, Var<S> w, const Var<S>* bias, const Ima
   require_conv_operands(where, in, o, false, x, w, out_channels, g.taps(), bias, out_channels);
   Tape<S>& t = x.tape();
   const Index P = g.positions(), B = x.cols(), rows = P * B;
+#if defined(LATENT_USE_DNNL)
+  if constexpr (std::is_same_v<S, float>)
+    if (const int shares = threads_for(rows * g.taps(), B); dnnl_conv_route({g, out_channels, B}, shares))
+      return conv_on_dnnl("conv2d", x, w, bias, {g, out_channels, B}, false, shares);
+#endif
   const std::size_t patch_bytes = std::size_t(P * g.taps()) * sizeof(S);  // of one image
   const bool has_bias = bias != nullptr;
   const Var<S> b = has_bias ? *bias : Var<S>();
@@ -185,6 +256,11 @@ Var<S> conv_transpose(const char* where, Var<S> x, Var<S> w, const Var<S>* bias,
   require_conv_operands(where, in, o, true, x, w, in.channels, g.taps(), bias, out_channels);
   Tape<S>& t = x.tape();
   const Index P = g.positions(), B = x.cols(), rows = P * B, C = in.channels;
+#if defined(LATENT_USE_DNNL)
+  if constexpr (std::is_same_v<S, float>)
+    if (const int shares = threads_for(rows * g.taps(), B); dnnl_conv_route({g, C, B}, shares))
+      return conv_on_dnnl("conv_transpose2d", x, w, bias, {g, C, B}, true, shares);
+#endif
   const std::size_t patch_bytes = std::size_t(P * g.taps()) * sizeof(S);  // of one image
   const bool has_bias = bias != nullptr;
   const Var<S> b = has_bias ? *bias : Var<S>();
