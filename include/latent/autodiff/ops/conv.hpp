@@ -2,7 +2,8 @@
 /// @file
 /// 2-d convolution and transposed convolution on image batches, `(C H W) x batch` (one image per
 /// column, channel-major then row-major), each a GEMM over the batch run chunk by chunk of images
-/// (kernels/conv.hpp).
+/// (kernels/conv.hpp), or, with `LATENT_USE_DNNL`, float ones with channels in blocks of 16 on
+/// oneDNN's direct convolution kernels (kernels/dnnl_conv.hpp).
 
 #include <string>
 #include <type_traits>
