@@ -1,5 +1,5 @@
 // A backward pass and an optimizer step large enough to be split over 2 threads (passes split
-// at 2 x parallel_grain = 65536 entries), compared with 1 thread. docs/concepts.md "Threads":
+// at 2 x parallel_grain entries), compared with 1 thread. docs/concepts.md "Threads":
 // results are reproducible for a given thread count and may differ in the last bits between
 // counts (GEMM slabs change the summation order). The optimizer's rules are entrywise, so its
 // step must be bit-identical on 1 and 2 threads; a share that skips or repeats columns shows.
