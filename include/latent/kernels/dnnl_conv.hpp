@@ -136,7 +136,7 @@ class DnnlConv {
 
   void run(const Step& step, std::initializer_list<Arg> args) const {
     const OneOpenMpThread single;
-    dnnl_exec_arg_t c_args[4];
+    dnnl_exec_arg_t c_args[4];  // at most three arguments and the scratchpad
     int n = 0;
     for (const Arg& a : args) {
       if (a.data) check(dnnl_memory_set_data_handle(a.memory.get(), const_cast<float*>(a.data)));
