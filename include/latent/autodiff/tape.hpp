@@ -414,15 +414,12 @@ class Tape {
   // ever zero-filled needlessly.
   template <class Write>
   void write_adjoint(Var<S> v, Index row_work, Write&& write) {
-    Node& n = node(v);
-    if (!n.needs_grad) return;
-    View<S> a(adjoint_storage(n), n.rows, n.cols);
-    const bool add = ready(n);
-    if (row_work > 0)
-      detail::for_each_column_block(row_work, n.rows, [&](Index r, Index k) { write(a, r, k, add); });
-    else
-      detail::for_each_column_block(n.rows, n.cols, [&](Index c, Index k) { write(a, c, k, add); });
-    ready(n) = true;
+    write_whole_adjoint(v, [&](View<S>& a, bool add) {
+      if (row_work > 0)
+        detail::for_each_column_block(row_work, a.rows(), [&](Index r, Index k) { write(a, r, k, add); });
+      else
+        detail::for_each_column_block(a.rows(), a.cols(), [&](Index c, Index k) { write(a, c, k, add); });
+    });
   }
 
   // Whether the adjoint of `n` holds contributions (else the next one assigns). A Gradient

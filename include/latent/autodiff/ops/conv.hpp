@@ -143,13 +143,11 @@ inline Var<float> conv_on_dnnl(const char* name, Var<float> x, Var<float> w, con
     const float* wv = w.value().data();
     float* dws = t.value_of(dw_shares).data();
     const auto by_shares = [&](float* dx, bool add) {
-      for_each_dnnl_conv_share(conv, shares, [&](const DnnlConv& kernels, int s, const ImageRange& r) {
+      for_each_dnnl_conv_share(name, conv, shares, [&](const DnnlConv& kernels, int s, const ImageRange& r) {
         float* dw = w_grad ? dws + s * w_size : nullptr;
         float* dxs = dx ? dx + r.first * x_size : nullptr;
-        if (transposed)
-          kernels.transpose_backward(kv + r.first * x_size, gy + r.first * y_size, wv, dw, dxs, add);
-        else
-          kernels.conv_backward(kv + r.first * x_size, gy + r.first * y_size, wv, dw, dxs, add);
+        return transposed ? kernels.transpose_backward(kv + r.first * x_size, gy + r.first * y_size, wv, dw, dxs, add)
+                          : kernels.conv_backward(kv + r.first * x_size, gy + r.first * y_size, wv, dw, dxs, add);
       });
     };
     if (x_grad)
@@ -170,12 +168,12 @@ inline Var<float> conv_on_dnnl(const char* name, Var<float> x, Var<float> w, con
   const float* shift = has_bias ? b.value().data() : nullptr;
   float* kv = t.value_of(kept).data();
   float* yv = t.value_of(y).data();
-  for_each_dnnl_conv_share(conv, shares, [&](const DnnlConv& kernels, int, const ImageRange& r) {
-    if (transposed)
-      kernels.transpose_forward(xv + r.first * x_size, wv, kv + r.first * x_size, yv + r.first * y_size);
-    else
-      kernels.conv_forward(xv + r.first * x_size, wv, kv + r.first * x_size, yv + r.first * y_size);
-    if (shift) add_channel_bias(yv, y_positions, y_channels, r, shift);
+  for_each_dnnl_conv_share(name, conv, shares, [&](const DnnlConv& kernels, int, const ImageRange& r) {
+    const bool ran =
+        transposed ? kernels.transpose_forward(xv + r.first * x_size, wv, kv + r.first * x_size, yv + r.first * y_size)
+                   : kernels.conv_forward(xv + r.first * x_size, wv, kv + r.first * x_size, yv + r.first * y_size);
+    if (ran && shift) add_channel_bias(yv, y_positions, y_channels, r, shift);
+    return ran;
   });
   t.finish(y);
   return y;
