@@ -9,11 +9,13 @@
 //   [--throw-rank R --throw-at-step K]  rank R throws after step K
 //   [--pid-dir DIR]               each rank writes DIR/rank<r>.pid when training begins
 // Exits 77 when the Fashion-MNIST files are not installed.
+// --sums instead checks `MpiCommunicator::sum` on its shared memory (see `sums`), no training.
 
 #include <latent/distributed.hpp>
 #include <latent/latent.hpp>
 #include <latent/train.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,7 +23,9 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -135,10 +139,55 @@ int train(int argc, char** argv, latent::Communicator* comm) {
   return 0;
 }
 
+// Entry i of rank r's buffer: a value whose sum over ranks depends on the order of the adds.
+template <class T>
+T entry(int r, std::size_t i) {
+  return T(1) / T(3 + 7 * r + int(i % 101)) + T(r % 2 == 0 ? 1e3 : -1e3) * T(i % 5);
+}
+
+// Sums of buffers of several sizes (empty, smaller than the rank count, not a multiple of it,
+// growing so the shared window is replaced) in `sum_memory`'s memory and in memory of its own:
+// the shared sum must be exactly the rank-order sum on every rank (and the same bits as
+// MPI_Allreduce's for 2 ranks), and MPI_Allreduce's within rounding of it. Prints "sums ok".
+template <class T>
+std::string sums(latent::MpiCommunicator& world) {
+  const int r = world.rank(), n_ranks = world.size();
+  for (const std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(7), std::size_t(1000), std::size_t(100003)}) {
+    const std::span<T> shared = world.sum_memory<T>(n);
+    if (n_ranks > 1 && n > 0 && shared.data() == nullptr) return "no shared memory for " + std::to_string(n) + " elements";
+    std::vector<T> own(n);
+    for (std::size_t i = 0; i < n; ++i) shared[i] = own[i] = entry<T>(r, i);
+    world.sum(shared);
+    world.sum(std::span<T>(own));
+    for (std::size_t i = 0; i < n; ++i) {
+      T in_order = entry<T>(0, i);
+      for (int q = 1; q < n_ranks; ++q) in_order += entry<T>(q, i);
+      const std::string where = "rank " + std::to_string(r) + ", " + std::to_string(n) + " elements, entry " +
+                                std::to_string(i) + ": ";
+      if (shared[i] != in_order) return where + "the shared sum is not the rank-order sum";
+      if (n_ranks == 2 && own[i] != shared[i]) return where + "MPI_Allreduce and the shared sum differ for 2 ranks";
+      if (std::abs(double(own[i] - in_order)) > 1e-4 * std::abs(double(in_order)) + 1e-6)
+        return where + "MPI_Allreduce is not the sum";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   latent::set_num_threads(1);
+  if (has(argc, argv, "--sums")) {
+    latent::MpiCommunicator world;
+    std::string failure = sums<float>(world);
+    if (failure.empty()) failure = sums<double>(world);
+    if (!failure.empty()) {
+      std::fprintf(stderr, "driver: %s\n", failure.c_str());
+      return 1;
+    }
+    if (world.rank() == 0) std::printf("sums ok on %d ranks\n", world.size());
+    return 0;
+  }
   const std::string how = text(argc, argv, "--comm", "mpi");
   std::unique_ptr<latent::Communicator> comm;
   if (how == "mpi")

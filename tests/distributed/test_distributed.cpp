@@ -203,6 +203,17 @@ TEST_CASE("2 ranks train the same parameters as 1 process at the same global bat
   }
 }
 
+TEST_CASE("on one machine the sum runs in shared memory and adds in rank order, on 2 and 3 ranks", "[distributed]") {
+  REQUIRE_MPI();
+  const latent_test::TempDir dir;
+  for (const int n : {2, 3}) {
+    const Run r = run(on_ranks(n, {"--sums"}), dir, "sums" + std::to_string(n));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.output, Contains("sums ok on " + std::to_string(n) + " ranks"));
+  }
+}
+
 TEST_CASE("without a communicator fit draws its noise as before (a different run)", "[distributed]") {
   REQUIRE_MPI();
   const latent_test::TempDir dir;

@@ -29,6 +29,18 @@ class Communicator {
   virtual void sum(std::span<double> data) = 0;
   /// Copies process `root`'s `bytes` into every process's `bytes`.
   virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
+  /// `n` elements of memory that `sum` adds up faster than any other, or an empty span if this
+  /// communicator has none (then sum your own). `MpiCommunicator`'s, when every process runs on
+  /// one machine, is shared between the processes: their sums need no copies through MPI.
+  /// Valid until the next call or the communicator's end. Collective.
+  template <class S>
+  [[nodiscard]] std::span<S> sum_memory(std::size_t n) {
+    const std::span<std::byte> bytes = sum_bytes(n * sizeof(S));
+    if (bytes.empty()) return {};
+    return {reinterpret_cast<S*>(bytes.data()), n};
+  }
+  /// The memory of `sum_memory`, in bytes, aligned to 64 (page-aligned for MPI). The default: none.
+  [[nodiscard]] virtual std::span<std::byte> sum_bytes(std::size_t /*bytes*/) { return {}; }
   /// Ends every process of the job after writing `message` to stderr; does not return. For an
   /// error on one process, which the others, waiting in a collective call, would never see.
   [[noreturn]] virtual void abort(const std::string& message) = 0;

@@ -237,7 +237,7 @@ decltype(auto) objective_of(M& m) {
 // `buffer`. Writes the summed gradient back and returns the batch's loss per example.
 template <class S>
 BatchLoss sum_step(Communicator& comm, Optimizer<S>& optimizer, const BatchLoss& loss, Index local, Index batch,
-                   bool stop, std::vector<S>& buffer) {
+                   bool stop, std::span<S> buffer) {
   const S weight = S(double(local) / double(batch));
   std::size_t k = 0;
   for (Parameter<S>* p : optimizer.parameters()) {
@@ -253,7 +253,7 @@ BatchLoss sum_step(Communicator& comm, Optimizer<S>& optimizer, const BatchLoss&
   buffer[k + 1 + max_loss_terms] = S(local > 0 ? loss.count : 0);
   buffer[k + 2 + max_loss_terms] = S(local > 0 ? 1 : 0);
   buffer[k + 3 + max_loss_terms] = S(stop ? 1 : 0);
-  comm.sum(std::span<S>(buffer));
+  comm.sum(buffer);
   k = 0;
   for (Parameter<S>* p : optimizer.parameters()) {
     p->grad() = Eigen::Map<const Matrix<S>>(buffer.data() + k, p->value.rows(), p->value.cols());
@@ -335,11 +335,17 @@ History train_loop(O& objective, Optimizer<S>& optimizer, const Dataset<T>& trai
   // Data-parallel: the step's [gradient (weighted by this slice's share of the batch), loss
   // and terms (times the slice's size), term count, whether the slice had data, stop signal]
   // summed across processes in one call.
-  std::vector<S> reduced;
-  std::size_t n_grads = 0;
+  // The buffer is the communicator's own memory if it has some it sums faster.
+  std::vector<S> own_reduced;
+  std::span<S> reduced;
   if (comm != nullptr) {
-    for (Parameter<S>* p : optimizer.parameters()) n_grads += std::size_t(p->size());
-    reduced.assign(n_grads + 1 + max_loss_terms + 3, S(0));
+    std::size_t n = 1 + max_loss_terms + 3;
+    for (Parameter<S>* p : optimizer.parameters()) n += std::size_t(p->size());
+    reduced = comm->sum_memory<S>(n);
+    if (reduced.empty()) {
+      own_reduced.assign(n, S(0));
+      reduced = own_reduced;
+    }
   }
   // A signal asked to stop: data-parallel, as every process agreed at the last step's sum.
   bool stop_signal = false;
