@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -210,8 +211,23 @@ TEST_CASE("on one machine the sum runs in shared memory and adds in rank order, 
     const Run r = run(on_ranks(n, {"--sums"}), dir, "sums" + std::to_string(n));
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.output, Contains("sums ok on " + std::to_string(n) + " ranks"));
+    CHECK_THAT(r.output, Contains("sums ok on " + std::to_string(n) + " ranks, 8 of 8 in shared memory"));
   }
+}
+
+TEST_CASE("with too little room in /dev/shm the ranks fall back to MPI_Allreduce together, no hang", "[distributed]") {
+  REQUIRE_MPI();
+  // A private /dev/shm of 1 MB (a mount namespace: needs root, as CI runs): the float buffers
+  // and the small double ones fit, the 100003 doubles of both ranks (1.6 MB) do not.
+  if (std::system("/usr/bin/unshare -m /bin/sh -c 'mount -t tmpfs -o size=1m tmpfs /dev/shm' 2>/dev/null") != 0)
+    LATENT_SKIP("cannot mount a private /dev/shm here (needs root and unshare)");
+  const latent_test::TempDir dir;
+  const std::string job = "mount -t tmpfs -o size=1m tmpfs /dev/shm && " + mpirun +
+                          " --allow-run-as-root --oversubscribe -np 2 " + driver + " --sums";
+  const Run r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c", job}, dir, "tiny-shm");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("sums ok on 2 ranks, 7 of 8 in shared memory"));
 }
 
 TEST_CASE("without a communicator fit draws its noise as before (a different run)", "[distributed]") {
