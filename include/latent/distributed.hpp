@@ -26,7 +26,6 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -34,7 +33,6 @@
 #include <iostream>
 #include <span>
 #include <string>
-#include <vector>
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -39,7 +39,8 @@ class Communicator {
     if (bytes.empty()) return {};
     return {reinterpret_cast<S*>(bytes.data()), n};
   }
-  /// The memory of `sum_memory`, in bytes, aligned to 64 (page-aligned for MPI). The default: none.
+  /// The memory of `sum_memory`, in bytes, aligned to at least 64 (`MpiCommunicator`: to a page).
+  /// The default: none.
   [[nodiscard]] virtual std::span<std::byte> sum_bytes(std::size_t /*bytes*/) { return {}; }
   /// Ends every process of the job after writing `message` to stderr; does not return. For an
   /// error on one process, which the others, waiting in a collective call, would never see.
