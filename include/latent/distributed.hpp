@@ -107,19 +107,9 @@ class MpiCommunicator final : public Communicator {
   [[nodiscard]] int local_size() const noexcept { return local_size_; }
 
   /// In place: the shared sum for `sum_memory`'s memory, else `MPI_Allreduce` with `MPI_SUM`.
-  void sum(std::span<float> data) override {
-    if (in_shared(data))
-      shared_sum(data);
-    else
-      allreduce(data.data(), data.size(), MPI_FLOAT);
-  }
+  void sum(std::span<float> data) override { sum_in_place(data, MPI_FLOAT); }
   /// See `sum(std::span<float>)`.
-  void sum(std::span<double> data) override {
-    if (in_shared(data))
-      shared_sum(data);
-    else
-      allreduce(data.data(), data.size(), MPI_DOUBLE);
-  }
+  void sum(std::span<double> data) override { sum_in_place(data, MPI_DOUBLE); }
   /// This process's slot of memory shared by the processes when they all run on one machine
   /// (collective: every process calls it with the same size); empty otherwise, for 0 bytes, and
   /// from the first time the memory could not be had on. A larger size than before replaces it.
@@ -179,7 +169,7 @@ class MpiCommunicator final : public Communicator {
     if (fd >= 0) ::close(fd);
     ok = at != MAP_FAILED;
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, local_);  // every process has mapped, or tried
-    if (local_rank_ == 0 && name[0] != 0) ::shm_unlink(name);
+    if (local_rank_ == 0) ::shm_unlink(name);
     if (ok == 0) {
       if (at != MAP_FAILED) ::munmap(at, total);
       return false;
@@ -225,10 +215,12 @@ class MpiCommunicator final : public Communicator {
   }
 
   template <class T>
-  static void allreduce(T* data, std::size_t n, MPI_Datatype type) {
+  void sum_in_place(std::span<T> data, MPI_Datatype type) {
+    if (in_shared(data)) return shared_sum(data);
     constexpr std::size_t piece = std::size_t(1) << 30;  // MPI counts are int
-    for (std::size_t at = 0; at < n; at += piece)
-      MPI_Allreduce(MPI_IN_PLACE, data + at, int(std::min(piece, n - at)), type, MPI_SUM, MPI_COMM_WORLD);
+    for (std::size_t at = 0; at < data.size(); at += piece)
+      MPI_Allreduce(MPI_IN_PLACE, data.data() + at, int(std::min(piece, data.size() - at)), type, MPI_SUM,
+                    MPI_COMM_WORLD);
   }
 
   int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0;

@@ -168,12 +168,14 @@ std::string sums(latent::MpiCommunicator& world, int& shared_sums) {
     for (std::size_t i = 0; i < n; ++i) {
       T in_order = entry<T>(0, i);
       for (int q = 1; q < n_ranks; ++q) in_order += entry<T>(q, i);
-      const std::string where = "rank " + std::to_string(r) + ", " + std::to_string(n) + " elements, entry " +
-                                std::to_string(i) + ": ";
-      if (shared[i] != in_order) return where + "the shared sum is not the rank-order sum";
-      if (n_ranks == 2 && own[i] != shared[i]) return where + "MPI_Allreduce and the shared sum differ for 2 ranks";
+      const auto failed = [&](const char* what) {
+        return "rank " + std::to_string(r) + ", " + std::to_string(n) + " elements, entry " + std::to_string(i) +
+               ": " + what;
+      };
+      if (shared[i] != in_order) return failed("the shared sum is not the rank-order sum");
+      if (n_ranks == 2 && own[i] != shared[i]) return failed("MPI_Allreduce and the shared sum differ for 2 ranks");
       if (std::abs(double(own[i] - in_order)) > 1e-4 * std::abs(double(in_order)) + 1e-6)
-        return where + "MPI_Allreduce is not the sum";
+        return failed("MPI_Allreduce is not the sum");
     }
   }
   return "";

@@ -21,8 +21,9 @@
 /// each runs oneDNN single-threaded on its images; a weight gradient is one partial sum per
 /// share, added in share order, so results depend only on the thread count. Images move between
 /// latent's layout (`(C H W) x batch`, oneDNN's nchw) and the blocked one by oneDNN reorders,
-/// which took 0.73 s beside the kernels' 6.45 s in a conv VAE epoch (both threads, Zen 5). With channels a multiple of 16 a blocked image has the
-/// size of the plain one, so a share's blocked images sit at the offsets of its plain ones.
+/// which took 0.73 s beside the kernels' 6.45 s in a conv VAE epoch (both threads, Zen 5). With
+/// channels a multiple of 16 a blocked image has the size of the plain one, so a share's blocked
+/// images sit at the offsets of its plain ones.
 
 #include "latent/core/error.hpp"
 #include "latent/core/parallel.hpp"

@@ -334,8 +334,8 @@ History train_loop(O& objective, Optimizer<S>& optimizer, const Dataset<T>& trai
 
   // Data-parallel: the step's [gradient (weighted by this slice's share of the batch), loss
   // and terms (times the slice's size), term count, whether the slice had data, stop signal]
-  // summed across processes in one call.
-  // The buffer is the communicator's own memory if it has some it sums faster.
+  // summed across processes in one call, in the communicator's own memory if it has some it
+  // sums faster (`sum_memory`).
   std::vector<S> own_reduced;
   std::span<S> reduced;
   if (comm != nullptr) {
