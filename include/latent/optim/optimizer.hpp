@@ -14,6 +14,7 @@
 #include "latent/core/error.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
+#include "latent/kernels/cache.hpp"
 #include "latent/core/threads.hpp"
 #include "latent/kernels/lanes.hpp"
 #include "latent/layers/parameter.hpp"
@@ -82,15 +83,23 @@ class Optimizer {
   /// in one parallel region, and works through it in pieces of about 2048 entries (see
   /// `piece_columns`); each rule reads the gradient in one pass, a gradient kept as factors
   /// formed in registers (`for_each_gradient_packet`). The rules are elementwise, so the split
-  /// changes no result.
+  /// changes no result. With several threads every thread has read all of every weight in the
+  /// products since the last step, so where that pays (`evict_before_shared_writes`) each piece is
+  /// evicted from all caches one piece ahead of its update.
   virtual void step() {
     ++steps_;
     begin_step();
-    on_parameter_shares([&](std::size_t i, Index first, Index last) {
+    on_parameter_shares([&](std::size_t i, Index first, Index last, bool shared) {
       Parameter<S>& p = *params_[i];
       const Index piece = piece_columns(p);
+      const auto evict = [&](Index c) {
+        if (shared && c < last)
+          detail::evict_from_caches(p.value.col(c).data(), sizeof(S) * std::size_t(std::min(piece, last - c) * p.value.rows()));
+      };
+      evict(first);
       for (Index c = first; c < last; c += piece) {
         const Index k = std::min(piece, last - c);
+        evict(c + k);
         Block b{p.value.middleCols(c, k), p.gradient(), this, i, c, k};
         update(b);
       }
@@ -230,17 +239,19 @@ class Optimizer {
     return std::max<Index>(1, 2048 / std::max<Index>(1, p.value.rows()));
   }
 
-  // Calls f(i, first, last) for every parameter i with the columns [first, last) of it that each
-  // thread takes, all threads in one parallel region (one thread for small models).
+  // Calls f(i, first, last, shared) for every parameter i with the columns [first, last) of it
+  // that each thread takes, all threads in one parallel region (one thread for small models);
+  // `shared` if several threads take part and evicting what others read pays.
   template <class F>
   void on_parameter_shares(F&& f) {
     Index entries = 0;
     for (const Parameter<S>* p : params_) entries += p->value.size();
     const int threads = detail::threads_for(entries, num_threads());
+    const bool shared = threads > 1 && detail::evict_before_shared_writes();
     detail::on_threads(threads, [&](int t) {
       for (std::size_t i = 0; i < params_.size(); ++i) {
         const auto [first, last] = detail::share_of(params_[i]->value.cols(), t, threads);
-        if (last > first) f(i, first, last);
+        if (last > first) f(i, first, last, shared);
       }
     });
   }
