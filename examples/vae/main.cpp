@@ -55,6 +55,15 @@ int processes_here(const latent::Communicator* comm) {
   return 1;
 }
 
+// How the processes of this job add up their gradients (see `MpiCommunicator::sum_route`).
+std::string sum_route(const latent::Communicator* comm) {
+#ifdef LATENT_EXAMPLE_MPI
+  if (comm != nullptr) return static_cast<const latent::MpiCommunicator*>(comm)->sum_route();
+#endif
+  (void)comm;
+  return "this process alone";
+}
+
 Config parse(int argc, char** argv, const latent::Communicator* comm) {
   examples::Flags f(argc, argv, "Train a variational autoencoder on Fashion-MNIST.");
   Config c{};
@@ -204,6 +213,7 @@ int run(const Config& c, latent::Communicator* comm) {
   std::cout << std::fixed << std::setprecision(2);
   const latent::History history = latent::fit(objective, opt, train, test, options);
   if (examples::interrupted(history, "vae")) return 130;
+  if (comm != nullptr && lead) std::cerr << "vae: gradients summed through " << sum_route(comm) << "\n";
   if (!lead) return 0;  // every process holds the same model; rank 0 scores and draws it
   std::vector<double> train_curve, test_curve;
   for (const latent::EpochRecord& e : history.epochs) {

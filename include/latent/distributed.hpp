@@ -121,6 +121,15 @@ class MpiCommunicator final : public Communicator {
     }
     return {slot(local_rank_), bytes};
   }
+  /// How `sum` adds up `sum_memory`'s buffers, for a program to report: "shared memory of this
+  /// machine (N processes)" once the memory is had, else "MPI_Allreduce" and why not shared.
+  [[nodiscard]] std::string sum_route() const {
+    if (shared_ != nullptr) return "shared memory of this machine (" + std::to_string(local_size_) + " processes)";
+    if (size_ == 1) return "none (one process)";
+    if (local_size_ != size_) return "MPI_Allreduce (the processes run on several machines)";
+    if (no_shared_) return "MPI_Allreduce (shared memory could not be had: /dev/shm too small?)";
+    return "MPI_Allreduce (no shared memory asked for yet)";
+  }
   /// `MPI_Bcast` of the bytes (in pieces below 2^31 bytes).
   void broadcast(std::span<std::byte> bytes, int root) override {
     constexpr std::size_t piece = std::size_t(1) << 30;

@@ -194,7 +194,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "driver: %s\n", failure.c_str());
       return 1;
     }
-    if (world.rank() == 0) std::printf("sums ok on %d ranks, %d of 8 in shared memory\n", world.size(), shared_sums);
+    if (world.rank() == 0)
+      std::printf("sums ok on %d ranks, %d of 8 in shared memory; route now: %s\n", world.size(), shared_sums,
+                  world.sum_route().c_str());
     return 0;
   }
   const std::string how = text(argc, argv, "--comm", "mpi");

@@ -211,7 +211,8 @@ TEST_CASE("on one machine the sum runs in shared memory and adds in rank order, 
     const Run r = run(on_ranks(n, {"--sums"}), dir, "sums" + std::to_string(n));
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.output, Contains("sums ok on " + std::to_string(n) + " ranks, 8 of 8 in shared memory"));
+    CHECK_THAT(r.output, Contains("sums ok on " + std::to_string(n) + " ranks, 8 of 8 in shared memory; route now: "
+                                  "shared memory of this machine (" + std::to_string(n) + " processes)"));
   }
 }
 
@@ -227,7 +228,8 @@ TEST_CASE("with too little room in /dev/shm the ranks fall back to MPI_Allreduce
   const Run r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c", job}, dir, "tiny-shm");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.output, Contains("sums ok on 2 ranks, 7 of 8 in shared memory"));
+  CHECK_THAT(r.output, Contains("sums ok on 2 ranks, 7 of 8 in shared memory; route now: MPI_Allreduce (shared "
+                                "memory could not be had"));
 }
 
 TEST_CASE("without a communicator fit draws its noise as before (a different run)", "[distributed]") {
