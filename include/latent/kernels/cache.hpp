@@ -4,9 +4,10 @@
 /// what other cores have read.
 ///
 /// Why: on the AMD EPYC (Zen 5, 2 vCPUs) we measured, a store to a cache line that another core
-/// holds a copy of costs about 11 ns, 18x a store to a line only this core holds (the copy is
-/// invalidated one store at a time; a `prefetchw` ahead did not help). Writing back and dropping
-/// the lines first (`clflushopt`, many in flight) and then storing costs about 2.6 ns a line.
+/// has read since this core last wrote it costs about 11 ns, 18x a store to a line no other core
+/// read (one invalidation at a time; a `prefetchw` ahead did not help, nor the other core having
+/// since moved on to 16 MB of other data). Writing back and dropping the lines first
+/// (`clflushopt`, many in flight) and then storing costs about 2.6 ns a line.
 /// Adam meets this every step with 2 threads: both read all weights in the products, then each
 /// overwrites its share (docs/performance.md, "Inside a step"). Where lines are not shared the
 /// eviction costs (2.2 against 0.6 ns a line), and on other CPUs it is unmeasured: so it is
