@@ -14,8 +14,8 @@
 #include "latent/core/error.hpp"
 #include "latent/core/parallel.hpp"
 #include "latent/core/scalar.hpp"
-#include "latent/kernels/cache.hpp"
 #include "latent/core/threads.hpp"
+#include "latent/kernels/cache.hpp"
 #include "latent/kernels/lanes.hpp"
 #include "latent/layers/parameter.hpp"
 
@@ -94,7 +94,8 @@ class Optimizer {
       const Index piece = piece_columns(p);
       const auto evict = [&](Index c) {
         if (shared && c < last)
-          detail::evict_from_caches(p.value.col(c).data(), sizeof(S) * std::size_t(std::min(piece, last - c) * p.value.rows()));
+          detail::evict_from_caches(p.value.col(c).data(),
+                                    sizeof(S) * std::size_t(std::min(piece, last - c) * p.value.rows()));
       };
       evict(first);
       for (Index c = first; c < last; c += piece) {
